@@ -1,0 +1,62 @@
+using System.Collections;
+
+namespace Abstrakt.PowerShell.Tests;
+
+public class ManifestTests
+{
+    private static Hashtable ReadManifest()
+    {
+        // Import-PowerShellDataFile's own method; the hosted engine has only the core cmdlets.
+        var run = ModuleHost.Run(
+            "[System.Management.Automation.Language.Parser]::ParseFile($path, [ref]$null, [ref]$null).Find({ $args[0] -is [System.Management.Automation.Language.HashtableAst] }, $false).SafeGetValue()",
+            new Dictionary<string, object?> { ["path"] = ModuleHost.ManifestPath });
+        Assert.Null(run.Terminating);
+        return (Hashtable)run.Output.Single().BaseObject;
+    }
+
+    [Fact]
+    public void ImportModule_FromRepositoryRoot_ExportsExactlyTheManifestCmdlets()
+    {
+        var run = ModuleHost.Run("Get-Command -Module Abstrakt | ForEach-Object { \"$($_.CommandType):$($_.Name)\" }");
+
+        Assert.Null(run.Terminating);
+        Assert.Empty(run.Errors);
+        var exported = ((object[])ReadManifest()["CmdletsToExport"]!).Cast<string>().Order().Select(n => "Cmdlet:" + n);
+        Assert.Equal(exported, run.Output.Select(o => o.ToString()).Order());
+    }
+
+    [Fact]
+    public void Manifest_ExportsNoWildcardsFunctionsAliasesOrVariables()
+    {
+        var manifest = ReadManifest();
+
+        foreach (var key in new[] { "FunctionsToExport", "AliasesToExport", "VariablesToExport" })
+        {
+            Assert.Empty((object[])manifest[key]!);
+        }
+
+        Assert.DoesNotContain(((object[])manifest["CmdletsToExport"]!).Cast<string>(), n => n.Contains('*', StringComparison.Ordinal));
+        Assert.Equal(new object[] { "Desktop", "Core" }, (object[])manifest["CompatiblePSEditions"]!);
+        Assert.Equal("5.1", manifest["PowerShellVersion"]);
+    }
+
+    [Fact]
+    public void Manifest_ModuleVersion_MatchesTheAssemblyVersion()
+    {
+        var run = ModuleHost.Run("(Get-Module Abstrakt).Version.ToString(3); [Abstrakt.PowerShell.ModuleInitializer].Assembly.GetName().Version.ToString(3)");
+
+        Assert.Null(run.Terminating);
+        Assert.Equal((string)ReadManifest()["ModuleVersion"]!, run.Output[0].ToString());
+        Assert.Equal(run.Output[0].ToString(), run.Output[1].ToString());
+    }
+
+    [Fact]
+    public void ImportModule_OnPowerShell7_LoadsDependenciesIntoAPrivateLoadContext()
+    {
+        var run = ModuleHost.Run(
+            "[System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext([Abstrakt.PowerShell.ModuleInitializer].Assembly.GetReferencedAssemblies().Where({ $_.Name -eq 'Abstrakt.Core' }) | ForEach-Object { [System.Reflection.Assembly]::Load($_) }).Name");
+
+        Assert.Null(run.Terminating);
+        Assert.Equal("Abstrakt", run.Output.Single().ToString());
+    }
+}
