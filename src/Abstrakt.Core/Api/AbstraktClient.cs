@@ -1,0 +1,508 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Net.Http;
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Abstrakt.Json;
+
+namespace Abstrakt.Api
+{
+    /// <summary>How to submit a run.</summary>
+    public sealed class RunRequest
+    {
+        /// <summary>The model id (short, or a provider path with slashes).</summary>
+        public string Model { get; init; } = string.Empty;
+
+        /// <summary>The model's input, validated by the service against the model's schema.</summary>
+        public IReadOnlyDictionary<string, object?> Input { get; init; } = new Dictionary<string, object?>();
+
+        /// <summary>Wait for the result (true), or return 202 at once (false).</summary>
+        public bool Sync { get; init; } = true;
+
+        /// <summary>Where the service posts the finished job; implies an immediate 202.</summary>
+        public Uri? WebhookUrl { get; init; }
+
+        /// <summary>Sent as Idempotency-Key so a retried create cannot create a second job.</summary>
+        public string? IdempotencyKey { get; init; }
+    }
+
+    /// <summary>
+    /// The abstrakt REST API over one shared HttpClient per endpoint: runs, jobs, cancel, models and
+    /// downloads, with typed failures (<see cref="AbstraktApiException"/>) and a rate gate shared by all callers.
+    /// </summary>
+    public sealed class AbstraktClient : IDisposable
+    {
+        private readonly HttpClient _http;
+        private readonly AbstraktClientOptions _options;
+        private readonly string _basePath;
+        private readonly string? _authorization;
+
+        /// <summary>Creates a client. Plain http is accepted only for loopback addresses.</summary>
+        /// <param name="options">The endpoint, key and limits.</param>
+        public AbstraktClient(AbstraktClientOptions options)
+        {
+            _options = options ?? throw new ArgumentNullException(nameof(options));
+            EnsureSafeEndpoint(options.Endpoint);
+            _basePath = options.Endpoint.GetLeftPart(UriPartial.Authority);
+            _authorization = options.ApiKey?.Reveal();
+            Gate = new RateGate(options.Time, options.RateLimitWindow, options.RequestsPerWindow);
+
+            var handler = new HttpClientHandler
+            {
+                MaxConnectionsPerServer = Math.Max(2, options.MaxConnections),
+                AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate,
+                AllowAutoRedirect = false,
+                UseCookies = false,
+            };
+            _http = new HttpClient(handler) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+            _http.DefaultRequestHeaders.UserAgent.ParseAdd(options.UserAgent);
+            _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        }
+
+        /// <summary>The options this client was made with.</summary>
+        public AbstraktClientOptions Options => _options;
+
+        /// <summary>Requests now held back by the rate limit.</summary>
+        public int RateLimitWaiting => Gate.Waiting;
+
+        /// <summary>The plan's request limit per window, once known.</summary>
+        public int? RateLimit => Gate.Limit;
+
+        internal RateGate Gate { get; }
+
+        /// <summary>Refuses plain http to anything but loopback, so a key never crosses a network in clear text.</summary>
+        /// <param name="endpoint">The endpoint.</param>
+        public static void EnsureSafeEndpoint(Uri endpoint)
+        {
+            if (endpoint is null || !endpoint.IsAbsoluteUri)
+            {
+                throw new ArgumentException("The endpoint must be an absolute http(s) URI.", nameof(endpoint));
+            }
+
+            if (endpoint.Scheme == Uri.UriSchemeHttps || (endpoint.Scheme == Uri.UriSchemeHttp && endpoint.IsLoopback))
+            {
+                return;
+            }
+
+            throw new ArgumentException(
+                endpoint.Scheme == Uri.UriSchemeHttp
+                    ? $"Plain http is allowed only for loopback addresses; use https for '{endpoint.Host}'."
+                    : $"The endpoint scheme '{endpoint.Scheme}' is not supported; use https.",
+                nameof(endpoint));
+        }
+
+        /// <summary>POST /v1/models/{model}/run: 200 with a finished job, or 202 with a running one.</summary>
+        /// <param name="request">What to run.</param>
+        /// <param name="cancellationToken">Cancels the request.</param>
+        /// <returns>The job as the service answered (terminal or not).</returns>
+        public async Task<JobInfo> RunAsync(RunRequest request, CancellationToken cancellationToken = default)
+        {
+            if (request is null)
+            {
+                throw new ArgumentNullException(nameof(request));
+            }
+
+            var body = new Dictionary<string, object?> { ["input"] = request.Input, ["sync"] = request.Sync && request.WebhookUrl is null };
+            if (request.WebhookUrl is not null)
+            {
+                body["webhook_url"] = request.WebhookUrl.AbsoluteUri;
+            }
+
+            using var doc = await SendAsync(HttpMethod.Post, "/v1/models/" + EscapeModel(request.Model) + "/run", JsonValues.ToUtf8(body), request.IdempotencyKey, cancellationToken).ConfigureAwait(false);
+            return ReadJobOrThrow(doc.RootElement, "POST /v1/models/" + request.Model + "/run");
+        }
+
+        /// <summary>GET /v1/jobs/{id}.</summary>
+        /// <param name="jobId">The job id.</param>
+        /// <param name="cancellationToken">Cancels the request.</param>
+        /// <returns>The job.</returns>
+        public async Task<JobInfo> GetJobAsync(string jobId, CancellationToken cancellationToken = default)
+        {
+            using var doc = await SendAsync(HttpMethod.Get, "/v1/jobs/" + Uri.EscapeDataString(jobId), null, null, cancellationToken).ConfigureAwait(false);
+            return ReadJobOrThrow(doc.RootElement, "GET /v1/jobs/" + jobId);
+        }
+
+        /// <summary>DELETE /v1/jobs/{id}: cancels a pending or processing job (not charged).</summary>
+        /// <param name="jobId">The job id.</param>
+        /// <param name="cancellationToken">Cancels the request.</param>
+        /// <returns>The job after cancellation.</returns>
+        public async Task<JobInfo> CancelJobAsync(string jobId, CancellationToken cancellationToken = default)
+        {
+            using var doc = await SendAsync(HttpMethod.Delete, "/v1/jobs/" + Uri.EscapeDataString(jobId), null, null, cancellationToken).ConfigureAwait(false);
+            return ReadJobOrThrow(doc.RootElement, "DELETE /v1/jobs/" + jobId);
+        }
+
+        /// <summary>Polls a job until it ends, from 0.5 s rising to 5 s between polls.</summary>
+        /// <param name="jobId">The job id.</param>
+        /// <param name="cancellationToken">Cancels the wait (the caller's deadline goes here too).</param>
+        /// <returns>The job in a terminal status.</returns>
+        public async Task<JobInfo> WaitForJobAsync(string jobId, CancellationToken cancellationToken = default)
+        {
+            var delay = _options.PollInitialDelay;
+            while (true)
+            {
+                var job = await GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
+                if (job.IsTerminal)
+                {
+                    return job;
+                }
+
+                await _options.Time.Delay(delay, cancellationToken).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(_options.PollMaxDelay.Ticks, (long)(delay.Ticks * 1.5)));
+            }
+        }
+
+        /// <summary>GET /v1/models, following pages until the catalogue ends.</summary>
+        /// <param name="category">Only this category, if set.</param>
+        /// <param name="search">Only models matching this text, if set.</param>
+        /// <param name="cancellationToken">Cancels the listing.</param>
+        /// <returns>Every matching model.</returns>
+        public async IAsyncEnumerable<ModelInfo> ListModelsAsync(string? category = null, string? search = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            const int PageSize = 100;
+            for (var offset = 0; ; offset += PageSize)
+            {
+                var query = new StringBuilder("/v1/models?limit=").Append(PageSize).Append("&offset=").Append(offset);
+                if (!string.IsNullOrEmpty(category))
+                {
+                    query.Append("&category=").Append(Uri.EscapeDataString(category));
+                }
+
+                if (!string.IsNullOrEmpty(search))
+                {
+                    query.Append("&search=").Append(Uri.EscapeDataString(search));
+                }
+
+                List<ModelInfo> page;
+                int? total;
+                using (var doc = await SendAsync(HttpMethod.Get, query.ToString(), null, null, cancellationToken).ConfigureAwait(false))
+                {
+                    var root = doc.RootElement;
+                    var list = root.ValueKind == JsonValueKind.Array ? root
+                        : root.TryGetProperty("models", out var m) ? m
+                        : root.TryGetProperty("data", out var d) ? d : default;
+                    if (list.ValueKind != JsonValueKind.Array)
+                    {
+                        throw new AbstraktApiException(ErrorCodes.BadResponse, "The service sent an unexpected model list.", 200, "GET /v1/models");
+                    }
+
+                    page = list.EnumerateArray().Select(ApiJson.ReadModel).ToList();
+                    total = ApiJson.Int(root, "total");
+                }
+
+                foreach (var model in page)
+                {
+                    yield return model;
+                }
+
+                if (page.Count < PageSize || (total is int t && offset + page.Count >= t))
+                {
+                    yield break;
+                }
+            }
+        }
+
+        /// <summary>GET /v1/models/{id}, with its input schema.</summary>
+        /// <param name="model">The model id.</param>
+        /// <param name="cancellationToken">Cancels the request.</param>
+        /// <returns>The model.</returns>
+        public async Task<ModelInfo> GetModelAsync(string model, CancellationToken cancellationToken = default)
+        {
+            using var doc = await SendAsync(HttpMethod.Get, "/v1/models/" + EscapeModel(model), null, null, cancellationToken).ConfigureAwait(false);
+            return ApiJson.ReadModel(doc.RootElement);
+        }
+
+        /// <summary>
+        /// Downloads an output file into <paramref name="destination"/>, refusing non-http(s) URLs and files
+        /// over <see cref="AbstraktClientOptions.MaxDownloadBytes"/>. Downloads bypass the API rate gate.
+        /// </summary>
+        /// <param name="url">The output URL.</param>
+        /// <param name="destination">Where the bytes go.</param>
+        /// <param name="cancellationToken">Cancels the download.</param>
+        /// <returns>The number of bytes written.</returns>
+        public async Task<long> DownloadAsync(string url, Stream destination, CancellationToken cancellationToken = default)
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
+            {
+                throw new AbstraktApiException(ErrorCodes.BadResponse, "Refused to download an output URL that is not http or https: " + Shorten(url, 80));
+            }
+
+            var request = "GET " + uri.AbsolutePath;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.RequestTimeout);
+            try
+            {
+                using var message = new HttpRequestMessage(HttpMethod.Get, uri);
+                using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw new AbstraktApiException(ErrorCodes.Transport, $"The download failed with HTTP {(int)response.StatusCode}.", (int)response.StatusCode, request);
+                }
+
+                if (response.Content.Headers.ContentLength > _options.MaxDownloadBytes)
+                {
+                    throw new AbstraktApiException(ErrorCodes.BadResponse, $"The output is larger than the {_options.MaxDownloadBytes} byte limit.", (int)response.StatusCode, request);
+                }
+
+                using var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
+                var buffer = new byte[81920];
+                long total = 0;
+                int read;
+                while ((read = await source.ReadAsync(buffer, 0, buffer.Length, timeout.Token).ConfigureAwait(false)) > 0)
+                {
+                    total += read;
+                    if (total > _options.MaxDownloadBytes)
+                    {
+                        throw new AbstraktApiException(ErrorCodes.BadResponse, $"The output is larger than the {_options.MaxDownloadBytes} byte limit.", (int)response.StatusCode, request);
+                    }
+
+                    await destination.WriteAsync(buffer, 0, read, timeout.Token).ConfigureAwait(false);
+                }
+
+                return total;
+            }
+            catch (Exception ex) when (IsTransport(ex, cancellationToken))
+            {
+                throw TransportFault(ex, request, timedOut: !cancellationToken.IsCancellationRequested);
+            }
+        }
+
+        /// <inheritdoc/>
+        public void Dispose() => _http.Dispose();
+
+        private static string EscapeModel(string model)
+        {
+            if (string.IsNullOrWhiteSpace(model))
+            {
+                throw new ArgumentException("The model id is empty.", nameof(model));
+            }
+
+            // Provider paths keep their slashes (fal-ai/flux/schnell); each segment is escaped.
+            return string.Join("/", model.Trim().Split('/').Select(Uri.EscapeDataString));
+        }
+
+        private static JobInfo ReadJobOrThrow(JsonElement root, string request)
+        {
+            try
+            {
+                return ApiJson.ReadJob(root);
+            }
+            catch (AbstraktApiException ex)
+            {
+                // A 2xx body that is not a job: the outcome of a create is unknown, so it is retried with the same key.
+                throw new AbstraktApiException(ErrorCodes.Transport, ex.Message, 200, request, ex) { OutcomeUnknown = true };
+            }
+        }
+
+        private async Task<JsonDocument> SendAsync(HttpMethod method, string pathAndQuery, byte[]? body, string? idempotencyKey, CancellationToken cancellationToken)
+        {
+            var requestName = method.Method + " " + pathAndQuery.Split('?')[0];
+            await Gate.WaitTurnAsync(cancellationToken).ConfigureAwait(false);
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.RequestTimeout);
+            HttpResponseMessage response;
+            byte[] bytes;
+            try
+            {
+                using var message = new HttpRequestMessage(method, _basePath + pathAndQuery);
+                if (_authorization is not null)
+                {
+                    message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _authorization);
+                }
+
+                if (idempotencyKey is not null)
+                {
+                    message.Headers.TryAddWithoutValidation("Idempotency-Key", idempotencyKey);
+                }
+
+                if (body is not null)
+                {
+                    message.Content = new ByteArrayContent(body);
+                    message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+                }
+
+                response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                bytes = await ReadCappedAsync(response, requestName, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsTransport(ex, cancellationToken))
+            {
+                throw TransportFault(ex, requestName, timedOut: !cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested);
+            }
+
+            using (response)
+            {
+                var status = (int)response.StatusCode;
+                ObserveRateHeaders(response);
+                var doc = TryParse(bytes);
+                if (response.IsSuccessStatusCode)
+                {
+                    return doc ?? throw new AbstraktApiException(
+                        ErrorCodes.Transport,
+                        $"The service answered HTTP {status} with a body that is not JSON: {Preview(bytes)}",
+                        status,
+                        requestName) { OutcomeUnknown = method == HttpMethod.Post };
+                }
+
+                using (doc)
+                {
+                    throw ReadFailure(response, status, doc, bytes, requestName);
+                }
+            }
+        }
+
+        private async Task<byte[]> ReadCappedAsync(HttpResponseMessage response, string requestName, CancellationToken cancellationToken)
+        {
+            if (response.Content.Headers.ContentLength > _options.MaxResponseBytes)
+            {
+                throw new AbstraktApiException(ErrorCodes.Transport, $"The response is larger than {_options.MaxResponseBytes} bytes.", (int)response.StatusCode, requestName) { OutcomeUnknown = true };
+            }
+
+            using var stream = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
+            using var buffer = new MemoryStream();
+            var chunk = new byte[16384];
+            int read;
+            while ((read = await stream.ReadAsync(chunk, 0, chunk.Length, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                if (buffer.Length + read > _options.MaxResponseBytes)
+                {
+                    throw new AbstraktApiException(ErrorCodes.Transport, $"The response is larger than {_options.MaxResponseBytes} bytes.", (int)response.StatusCode, requestName) { OutcomeUnknown = true };
+                }
+
+                buffer.Write(chunk, 0, read);
+            }
+
+            return buffer.ToArray();
+        }
+
+        private AbstraktApiException ReadFailure(HttpResponseMessage response, int status, JsonDocument? doc, byte[] bytes, string requestName)
+        {
+            string? code = null, message = null, details = null, jobId = null;
+            double? retryAfterBody = null;
+            if (doc is not null && doc.RootElement.ValueKind == JsonValueKind.Object &&
+                doc.RootElement.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
+            {
+                code = ApiJson.String(error, "code");
+                message = ApiJson.String(error, "message");
+                retryAfterBody = ApiJson.Number(error, "retry_after");
+                details = error.TryGetProperty("details", out var d) && d.ValueKind == JsonValueKind.Object ? d.GetRawText() : null;
+                jobId = ApiJson.String(doc.RootElement, "job_id");
+            }
+
+            var retryAfter = LongestHint(response, retryAfterBody, status == 429);
+            if (status == 429)
+            {
+                Gate.Pause(retryAfter ?? TimeSpan.FromSeconds(1));
+            }
+
+            if (code is null)
+            {
+                // No envelope: an HTML 502 page, an empty body, a proxy's text. A transport fault, with a preview.
+                var what = bytes.Length == 0 ? "an empty body" : "a body that is not an abstrakt error: " + Preview(bytes);
+                return new AbstraktApiException(ErrorCodes.Transport, $"The service answered HTTP {status} with {what}", status, requestName) { RetryAfter = retryAfter };
+            }
+
+            return new AbstraktApiException(code, message ?? code, status, requestName)
+            {
+                RetryAfter = retryAfter,
+                Details = details,
+                JobId = jobId,
+            };
+        }
+
+        private TimeSpan? LongestHint(HttpResponseMessage response, double? retryAfterBody, bool includeReset)
+        {
+            double? seconds = retryAfterBody;
+            if (response.Headers.RetryAfter is { } header)
+            {
+                var fromHeader = header.Delta?.TotalSeconds ?? (header.Date - _options.Time.GetUtcNow())?.TotalSeconds;
+                seconds = Max(seconds, fromHeader);
+            }
+
+            if (includeReset && TryHeader(response, "X-RateLimit-Reset", out var reset))
+            {
+                var untilReset = reset - (_options.Time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0);
+                // Reset is absolute; only trust it while it is within a few windows from now.
+                if (untilReset > 0 && untilReset <= _options.RateLimitWindow.TotalSeconds * 2)
+                {
+                    seconds = Max(seconds, untilReset);
+                }
+            }
+
+            return seconds is double s && s > 0 ? TimeSpan.FromSeconds(s) : null;
+        }
+
+        private void ObserveRateHeaders(HttpResponseMessage response)
+        {
+            if (TryHeader(response, "X-RateLimit-Limit", out var limit))
+            {
+                Gate.ObserveLimit((int)limit);
+            }
+        }
+
+        private static bool TryHeader(HttpResponseMessage response, string name, out double value)
+        {
+            value = 0;
+            return response.Headers.TryGetValues(name, out var values) &&
+                   double.TryParse(values.FirstOrDefault(), NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+        }
+
+        private static double? Max(double? a, double? b) => a is null ? b : b is null ? a : Math.Max(a.Value, b.Value);
+
+        private static JsonDocument? TryParse(byte[] bytes)
+        {
+            if (bytes.Length == 0)
+            {
+                return null;
+            }
+
+            try
+            {
+                return JsonDocument.Parse(bytes);
+            }
+            catch (JsonException)
+            {
+                return null;
+            }
+        }
+
+        private static bool IsTransport(Exception ex, CancellationToken callerToken) =>
+            !callerToken.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException or ObjectDisposedException;
+
+        private AbstraktApiException TransportFault(Exception ex, string requestName, bool timedOut) =>
+            new AbstraktApiException(
+                ErrorCodes.Transport,
+                timedOut && ex is OperationCanceledException
+                    ? $"No answer from the service within {_options.RequestTimeout.TotalSeconds:0.#} s."
+                    : "The connection to the service failed: " + Innermost(ex).Message,
+                null,
+                requestName,
+                ex) { OutcomeUnknown = true };
+
+        private static Exception Innermost(Exception ex)
+        {
+            while (ex.InnerException is not null)
+            {
+                ex = ex.InnerException;
+            }
+
+            return ex;
+        }
+
+        private static string Preview(byte[] bytes)
+        {
+            var text = Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 200));
+            return "'" + Shorten(new string(text.Select(c => char.IsControl(c) ? ' ' : c).ToArray()).Trim(), 120) + "'";
+        }
+
+        private static string Shorten(string text, int max) => text.Length <= max ? text : text.Substring(0, max) + "…";
+    }
+}

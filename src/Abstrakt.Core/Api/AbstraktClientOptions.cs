@@ -1,0 +1,80 @@
+using System;
+
+namespace Abstrakt.Api
+{
+    /// <summary>How a client reaches the service. One client per endpoint is shared by every request.</summary>
+    public sealed class AbstraktClientOptions
+    {
+        /// <summary>The service's base address (the host; a trailing <c>/v1</c> is accepted).</summary>
+        /// <value>The default value is https://api.abstrakt.one.</value>
+        public Uri Endpoint { get; set; } = new Uri("https://api.abstrakt.one");
+
+        /// <summary>The API key, sent as a Bearer token. Never printed.</summary>
+        public Secret? ApiKey { get; set; }
+
+        /// <summary>Connections kept open to the endpoint; set it to the batch's concurrency.</summary>
+        /// <value>The default value is 16.</value>
+        public int MaxConnections { get; set; } = 16;
+
+        /// <summary>How long one HTTP attempt may take. Image and video models take minutes.</summary>
+        /// <value>The default value is 5 minutes.</value>
+        public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+        /// <summary>The length of the plan's rate-limit window.</summary>
+        /// <value>The default value is one minute, as the service documents; a time-scaled sandbox shortens it.</value>
+        public TimeSpan RateLimitWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+        /// <summary>Requests allowed per window, when the plan is known; otherwise learned from <c>X-RateLimit-Limit</c>.</summary>
+        public int? RequestsPerWindow { get; set; }
+
+        /// <summary>First delay between polls of a running job.</summary>
+        /// <value>The default value is 0.5 seconds.</value>
+        public TimeSpan PollInitialDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+        /// <summary>Longest delay between polls of a running job.</summary>
+        /// <value>The default value is 5 seconds.</value>
+        public TimeSpan PollMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+        /// <summary>The largest output file a download accepts.</summary>
+        /// <value>The default value is 512 MiB.</value>
+        public long MaxDownloadBytes { get; set; } = 512L * 1024 * 1024;
+
+        /// <summary>The largest API (JSON) response accepted.</summary>
+        /// <value>The default value is 16 MiB.</value>
+        public int MaxResponseBytes { get; set; } = 16 * 1024 * 1024;
+
+        /// <summary>The product token sent as User-Agent.</summary>
+        public string UserAgent { get; set; } = "Abstrakt.PowerShell/" + typeof(AbstraktClientOptions).Assembly.GetName().Version?.ToString(3);
+
+        /// <summary>The clock, injected so tests never sleep.</summary>
+        public TimeProvider Time { get; set; } = TimeProvider.System;
+    }
+
+    /// <summary>A key or secret that never shows itself in ToString, logs or exceptions.</summary>
+    public sealed class Secret
+    {
+        private readonly string _value;
+
+        /// <summary>Wraps a key.</summary>
+        /// <param name="value">The key text.</param>
+        public Secret(string value)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                throw new ArgumentException("The secret is empty.", nameof(value));
+            }
+
+            _value = value.Trim();
+        }
+
+        /// <summary>The key, for the Authorization header only.</summary>
+        /// <returns>The key text.</returns>
+        public string Reveal() => _value;
+
+        /// <summary>A safe hint: the prefix and last four characters.</summary>
+        public string Hint => _value.Length <= 12 ? "***" : _value.Substring(0, 8) + "…" + _value.Substring(_value.Length - 4);
+
+        /// <inheritdoc/>
+        public override string ToString() => Hint;
+    }
+}

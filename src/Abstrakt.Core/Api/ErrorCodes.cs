@@ -1,0 +1,83 @@
+namespace Abstrakt.Api
+{
+    /// <summary>How a failure affects a batch, as the API spec's error table decides.</summary>
+    public enum ErrorKind
+    {
+        /// <summary>Try the same item again, after a backoff or the server's delay hint.</summary>
+        Retryable,
+
+        /// <summary>This item fails; the rest of the batch goes on. Never retried.</summary>
+        ItemFatal,
+
+        /// <summary>No item can succeed (bad key, no credits, unknown model): stop the whole batch.</summary>
+        BatchFatal,
+    }
+
+    /// <summary>The error codes of the abstrakt API, and their classification.</summary>
+    public static class ErrorCodes
+    {
+#pragma warning disable CS1591 // The names are the spec's codes.
+        public const string Unauthorized = "UNAUTHORIZED";
+        public const string Forbidden = "FORBIDDEN";
+        public const string QuotaExceeded = "QUOTA_EXCEEDED";
+        public const string RateLimited = "RATE_LIMITED";
+        public const string InvalidInput = "INVALID_INPUT";
+        public const string ModelNotFound = "MODEL_NOT_FOUND";
+        public const string JobNotFound = "JOB_NOT_FOUND";
+        public const string ModelUnavailable = "MODEL_UNAVAILABLE";
+        public const string InferenceFailed = "INFERENCE_FAILED";
+        public const string ProviderFailure = "PROVIDER_FAILURE";
+        public const string Timeout = "TIMEOUT";
+#pragma warning restore CS1591
+
+        /// <summary>No error envelope: a 5xx or 408, a network error, a cut connection or a body that is not JSON.</summary>
+        public const string Transport = "TRANSPORT";
+
+        /// <summary>A response that is JSON but not the shape the spec describes (or an output URL we refuse).</summary>
+        public const string BadResponse = "BAD_RESPONSE";
+
+        /// <summary>The item ran past its overall deadline (<c>TimeoutSec</c>) on the client side.</summary>
+        public const string Deadline = "DEADLINE_EXCEEDED";
+
+        /// <summary>
+        /// Classifies by code first and HTTP status second, because the docs never pair them.
+        /// MODEL_NOT_FOUND is batch-fatal here; a batch that mixes models treats it per item.
+        /// JOB_NOT_FOUND is item-fatal here; the engine resubmits where the output was never received.
+        /// </summary>
+        /// <param name="code">The error code, or null when the response had none.</param>
+        /// <param name="status">The HTTP status, or null for a network failure.</param>
+        /// <returns>How the failure affects a batch.</returns>
+        public static ErrorKind Classify(string? code, int? status)
+        {
+            switch (code)
+            {
+                case Unauthorized:
+                case Forbidden:
+                case QuotaExceeded:
+                case ModelNotFound:
+                    return ErrorKind.BatchFatal;
+                case InvalidInput:
+                case InferenceFailed:
+                case JobNotFound:
+                case BadResponse:
+                case Deadline:
+                    return ErrorKind.ItemFatal;
+                case RateLimited:
+                case ModelUnavailable:
+                case ProviderFailure:
+                case Timeout:
+                case Transport:
+                    return ErrorKind.Retryable;
+            }
+
+            return status switch
+            {
+                401 or 402 or 403 => ErrorKind.BatchFatal,
+                408 or 429 => ErrorKind.Retryable,
+                null => ErrorKind.Retryable,
+                >= 500 => ErrorKind.Retryable,
+                _ => ErrorKind.ItemFatal,
+            };
+        }
+    }
+}

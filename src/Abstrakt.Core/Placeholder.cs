@@ -1,2 +1,0 @@
-namespace Abstrakt; /// <summary>Placeholder removed once the client lands.</summary>
-internal static class Placeholder { }
