@@ -1,0 +1,74 @@
+using System;
+
+namespace Abstrakt.Engine
+{
+    /// <summary>How a batch runs. Validated when the batch starts.</summary>
+    public sealed class BatchOptions
+    {
+        /// <summary>The most requests in flight at once (1 to 256).</summary>
+        /// <value>The default value is 5.</value>
+        public int ThrottleLimit { get; set; } = 5;
+
+        /// <summary>Retries of a retryable failure per item (0 to 20).</summary>
+        /// <value>The default value is 3.</value>
+        public int MaxRetry { get; set; } = 3;
+
+        /// <summary>An item's overall deadline, across attempts and polling. Sized for slow models.</summary>
+        /// <value>The default value is 10 minutes.</value>
+        public TimeSpan ItemTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+        /// <summary>The model for items that name none.</summary>
+        /// <value>The default value is flux-schnell.</value>
+        public string DefaultModel { get; set; } = "flux-schnell";
+
+        /// <summary>Where outputs are downloaded; null to leave them at their URLs.</summary>
+        public string? OutputDirectory { get; set; }
+
+        /// <summary>The journal file; null for none.</summary>
+        public string? JournalPath { get; set; }
+
+        /// <summary>Continue the batch recorded in <see cref="JournalPath"/>.</summary>
+        public bool Resume { get; set; }
+
+        /// <summary>On resume, run again the items the journal records as failed.</summary>
+        public bool RetryFailed { get; set; }
+
+        /// <summary>The plan's concurrent-job limit, when known; the engine never runs more at once.</summary>
+        public int? PlanConcurrency { get; set; }
+
+        /// <summary>First retry delay; later ones grow exponentially, with jitter.</summary>
+        /// <value>The default value is 1 second.</value>
+        public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+        /// <summary>How often a progress snapshot is emitted.</summary>
+        /// <value>The default value is 200 ms.</value>
+        public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+        /// <summary>The clock, injected so tests never sleep.</summary>
+        public TimeProvider Time { get; set; } = TimeProvider.System;
+
+        /// <summary>Throws when a setting is out of range, naming it.</summary>
+        public void Validate()
+        {
+            if (ThrottleLimit < 1 || ThrottleLimit > 256)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ThrottleLimit), ThrottleLimit, "ThrottleLimit must be from 1 to 256.");
+            }
+
+            if (MaxRetry < 0 || MaxRetry > 20)
+            {
+                throw new ArgumentOutOfRangeException(nameof(MaxRetry), MaxRetry, "MaxRetry must be from 0 to 20.");
+            }
+
+            if (ItemTimeout <= TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ItemTimeout), ItemTimeout, "The item timeout must be positive.");
+            }
+
+            if (string.IsNullOrWhiteSpace(DefaultModel))
+            {
+                throw new ArgumentException("The model is empty.", nameof(DefaultModel));
+            }
+        }
+    }
+}

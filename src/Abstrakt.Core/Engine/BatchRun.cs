@@ -1,0 +1,628 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Channels;
+using System.Threading.Tasks;
+using Abstrakt.Api;
+using Abstrakt.Json;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace Abstrakt.Engine
+{
+    /// <summary>
+    /// The batch engine. Items go in through <see cref="AddAsync"/> (bounded, so a million-line input never sits
+    /// in memory); results, failures and progress come out of <see cref="Events"/> as they happen. At most
+    /// ThrottleLimit items are in flight; the client's rate gate is shared by all of them; retries follow the
+    /// spec's classification (Polly); every create carries a stable Idempotency-Key; a journal makes it resumable.
+    /// </summary>
+    public sealed class BatchRun : IDisposable
+    {
+        private const string Cancelled = "JOB_CANCELLED";
+
+        private readonly AbstraktClient _client;
+        private readonly BatchOptions _options;
+        private readonly Journal? _journal;
+        private readonly Dictionary<long, JournalEntry> _journalByIndex;
+        private readonly CancellationTokenSource _cts;
+        private readonly CancellationTokenSource _consumerGone = new CancellationTokenSource();
+        private readonly Channel<WorkItem> _input;
+        private readonly Channel<BatchEvent> _events = Channel.CreateBounded<BatchEvent>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.Wait });
+        private readonly ResiliencePipeline _pipeline;
+        private readonly ConcurrentDictionary<string, (WorkItem Item, string JobId)> _unfinishedJobs = new ConcurrentDictionary<string, (WorkItem, string)>(StringComparer.Ordinal);
+        private readonly string _batchId;
+        private readonly long _startTimestamp;
+        private long _accepted, _done, _failed, _inFlight, _retries, _credits;
+        private volatile bool _inputComplete;
+        private volatile string? _lastPrompt;
+        private BatchFatalException? _fatal;
+
+        private BatchRun(AbstraktClient client, BatchOptions options, CancellationToken cancellationToken)
+        {
+            _client = client;
+            _options = options;
+            _cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            Concurrency = Math.Min(options.ThrottleLimit, options.PlanConcurrency ?? int.MaxValue);
+            _input = Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(Concurrency * 2) { SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+            if (options.OutputDirectory is not null)
+            {
+                PrepareOutputDirectory(options.OutputDirectory);
+            }
+
+            _journal = options.JournalPath is null ? null : Journal.Open(options.JournalPath, options.Resume, options.DefaultModel);
+            _journalByIndex = _journal?.Entries.Values.GroupBy(e => e.Index).ToDictionary(g => g.Key, g => g.Last()) ?? new Dictionary<long, JournalEntry>();
+            _batchId = _journal?.BatchId ?? Guid.NewGuid().ToString("N");
+            _pipeline = BuildPipeline();
+            _startTimestamp = options.Time.GetTimestamp();
+
+            var workers = Enumerable.Range(0, Concurrency).Select(_ => Task.Run(WorkerAsync)).ToArray();
+            var ticker = Task.Run(TickAsync);
+            Completion = FinishAsync(workers, ticker);
+        }
+
+        /// <summary>How many items run at once: ThrottleLimit, capped by the plan's concurrency.</summary>
+        public int Concurrency { get; }
+
+        /// <summary>Results, failures, notes and progress, as they happen. Completes when the batch ends.</summary>
+        public ChannelReader<BatchEvent> Events => _events.Reader;
+
+        /// <summary>Ends when the batch ends; faults with <see cref="BatchFatalException"/> when the batch was doomed.</summary>
+        public Task Completion { get; }
+
+        /// <summary>The journal's path, if any.</summary>
+        public string? JournalPath => _journal?.Path;
+
+        /// <summary>Starts a batch.</summary>
+        /// <param name="client">The client (its rate gate is shared by all workers).</param>
+        /// <param name="options">The options; validated here.</param>
+        /// <param name="cancellationToken">Stops the batch: dispatch ends, in-flight requests and remote jobs are cancelled.</param>
+        /// <returns>The running batch.</returns>
+        /// <exception cref="JournalException">The journal cannot be used.</exception>
+        /// <exception cref="ArgumentException">An option is out of range or the output directory is unusable.</exception>
+        public static BatchRun Start(AbstraktClient client, BatchOptions options, CancellationToken cancellationToken = default)
+        {
+            if (client is null)
+            {
+                throw new ArgumentNullException(nameof(client));
+            }
+
+            if (options is null)
+            {
+                throw new ArgumentNullException(nameof(options));
+            }
+
+            options.Validate();
+            return new BatchRun(client, options, cancellationToken);
+        }
+
+        /// <summary>Runs a whole batch over an input sequence and yields its events (a convenience over Start).</summary>
+        /// <param name="client">The client.</param>
+        /// <param name="options">The options.</param>
+        /// <param name="items">The items, read lazily.</param>
+        /// <param name="cancellationToken">Stops the batch.</param>
+        /// <returns>The events; throws <see cref="BatchFatalException"/> at the end of a doomed batch.</returns>
+        public static async IAsyncEnumerable<BatchEvent> RunAsync(AbstraktClient client, BatchOptions options, IEnumerable<WorkItem> items, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            using var run = Start(client, options, cancellationToken);
+            var feeder = Task.Run(async () =>
+            {
+                try
+                {
+                    foreach (var item in items)
+                    {
+                        await run.AddAsync(item, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    // The batch stopped; nothing more to feed.
+                }
+                finally
+                {
+                    run.CompleteInput();
+                }
+            });
+
+            await foreach (var e in run.Events.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                yield return e;
+            }
+
+            await feeder.ConfigureAwait(false);
+            await run.Completion.ConfigureAwait(false);
+        }
+
+        /// <summary>Adds an item; waits while the engine's input is full (backpressure).</summary>
+        /// <param name="item">The item.</param>
+        /// <param name="cancellationToken">Stops waiting.</param>
+        /// <returns>A task that ends when the item is queued.</returns>
+        public async ValueTask AddAsync(WorkItem item, CancellationToken cancellationToken = default)
+        {
+            if (!TryAdd(item))
+            {
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _cts.Token);
+                await _input.Writer.WriteAsync(item, linked.Token).ConfigureAwait(false);
+                Interlocked.Increment(ref _accepted);
+            }
+        }
+
+        /// <summary>Adds an item if the input has room.</summary>
+        /// <param name="item">The item.</param>
+        /// <returns>False when the input is full (or the batch has stopped).</returns>
+        public bool TryAdd(WorkItem item)
+        {
+            if (_cts.IsCancellationRequested || !_input.Writer.TryWrite(item))
+            {
+                return false;
+            }
+
+            Interlocked.Increment(ref _accepted);
+            return true;
+        }
+
+        /// <summary>Says that no more items will come; the batch ends when the queued ones are done.</summary>
+        public void CompleteInput()
+        {
+            _inputComplete = true;
+            _input.Writer.TryComplete();
+        }
+
+        /// <summary>Stops the batch (as Ctrl+C does).</summary>
+        public void Cancel() => _cts.Cancel();
+
+        /// <summary>The batch's progress now.</summary>
+        /// <returns>A snapshot.</returns>
+        public BatchProgress Snapshot()
+        {
+            var elapsed = _options.Time.GetElapsedTime(_startTimestamp);
+            var done = Interlocked.Read(ref _done);
+            var failed = Interlocked.Read(ref _failed);
+            long? total = _inputComplete ? Interlocked.Read(ref _accepted) : null;
+            var finished = done + failed;
+            return new BatchProgress
+            {
+                Total = total,
+                Done = done,
+                Failed = failed,
+                InFlight = Interlocked.Read(ref _inFlight),
+                WaitingOnRateLimit = _client.RateLimitWaiting,
+                Retries = Interlocked.Read(ref _retries),
+                CreditsUsed = Interlocked.Read(ref _credits),
+                Elapsed = elapsed,
+                ItemsPerMinute = elapsed.TotalMinutes > 0 ? finished / elapsed.TotalMinutes : 0,
+                Remaining = total is long t && finished > 0 ? TimeSpan.FromTicks((long)(elapsed.Ticks * (double)(t - finished) / finished)) : null,
+                LastPrompt = _lastPrompt,
+            };
+        }
+
+        /// <inheritdoc/>
+        public void Dispose()
+        {
+            // The consumer may have stopped reading (Select-Object -First 3): unblock workers waiting to emit.
+            _consumerGone.Cancel();
+            _cts.Cancel();
+            try
+            {
+                Completion.Wait(TimeSpan.FromSeconds(5));
+            }
+            catch (AggregateException)
+            {
+                // The outcome was reported through Completion already.
+            }
+
+            _journal?.Dispose();
+            _cts.Dispose();
+            _consumerGone.Dispose();
+        }
+
+        private static void PrepareOutputDirectory(string directory)
+        {
+            if (File.Exists(directory))
+            {
+                throw new ArgumentException($"The output directory '{directory}' is a file.", nameof(directory));
+            }
+
+            try
+            {
+                Directory.CreateDirectory(directory);
+                var probe = Path.Combine(directory, ".abstrakt-write-test-" + Guid.NewGuid().ToString("N"));
+                File.WriteAllBytes(probe, Array.Empty<byte>());
+                File.Delete(probe);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new ArgumentException($"The output directory '{directory}' cannot be written: {ex.Message}", nameof(directory), ex);
+            }
+        }
+
+        private ResiliencePipeline BuildPipeline()
+        {
+            var builder = new ResiliencePipelineBuilder { TimeProvider = _options.Time };
+            builder.AddTimeout(new TimeoutStrategyOptions { Timeout = _options.ItemTimeout });
+            if (_options.MaxRetry > 0)
+            {
+                builder.AddRetry(new RetryStrategyOptions
+                {
+                    ShouldHandle = new PredicateBuilder().Handle<AbstraktApiException>(ex => ex.Kind == ErrorKind.Retryable),
+                    MaxRetryAttempts = _options.MaxRetry,
+                    BackoffType = DelayBackoffType.Exponential,
+                    UseJitter = true,
+                    Delay = _options.RetryBaseDelay,
+                    MaxDelay = TimeSpan.FromSeconds(30),
+                    DelayGenerator = args =>
+                    {
+                        var ex = args.Outcome.Exception as AbstraktApiException;
+                        // A 429 already paused the shared rate gate for every worker: no extra wait here.
+                        TimeSpan? delay = ex?.Code == ErrorCodes.RateLimited || ex?.StatusCode == 429 ? TimeSpan.Zero : ex?.RetryAfter;
+                        return new ValueTask<TimeSpan?>(delay);
+                    },
+                    OnRetry = args =>
+                    {
+                        Interlocked.Increment(ref _retries);
+                        if (args.Context.Properties.TryGetValue(ItemKey, out var item) && args.Outcome.Exception is AbstraktApiException ex)
+                        {
+                            Note(item, $"retry {args.AttemptNumber + 1} of {_options.MaxRetry} in {args.RetryDelay.TotalSeconds:0.##} s after {ex.Code}: {ex.Message}");
+                        }
+
+                        return default;
+                    },
+                });
+            }
+
+            return builder.Build();
+        }
+
+        private static readonly ResiliencePropertyKey<WorkItem> ItemKey = new ResiliencePropertyKey<WorkItem>("abstrakt.item");
+
+        private async Task WorkerAsync()
+        {
+            var token = _cts.Token;
+            try
+            {
+                while (await _input.Reader.WaitToReadAsync(token).ConfigureAwait(false))
+                {
+                    while (!token.IsCancellationRequested && _input.Reader.TryRead(out var item))
+                    {
+                        await ProcessAsync(item, token).ConfigureAwait(false);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                // Stopping: dispatch ends at once.
+            }
+        }
+
+        private async Task ProcessAsync(WorkItem item, CancellationToken token)
+        {
+            var state = new ItemState(_options.Time.GetTimestamp());
+            if (!Resume(item, state))
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref _inFlight);
+            var context = ResilienceContextPool.Shared.Get(token);
+            context.Properties.Set(ItemKey, item);
+            try
+            {
+                var result = await _pipeline.ExecuteAsync((ctx, s) => new ValueTask<ItemCompleted>(AttemptAsync(item, s, ctx.CancellationToken)), context, state).ConfigureAwait(false);
+                _journal?.Completed(result);
+                Interlocked.Increment(ref _done);
+                Interlocked.Add(ref _credits, result.CreditsUsed);
+                await EmitAsync(result).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                // Stopped mid-item: the job, if created, is cancelled in FinishAsync or left to resume.
+            }
+            catch (TimeoutRejectedException ex)
+            {
+                await FailAsync(item, state, new AbstraktApiException(ErrorCodes.Deadline, $"The item did not finish within {_options.ItemTimeout.TotalSeconds:0.#} s.", null, null, ex) { JobId = state.JobId }).ConfigureAwait(false);
+            }
+            catch (AbstraktApiException ex) when (ex.Kind == ErrorKind.BatchFatal && !(ex.Code == ErrorCodes.ModelNotFound && item.Model is not null && !string.Equals(item.Model, _options.DefaultModel, StringComparison.OrdinalIgnoreCase)))
+            {
+                Fail(new BatchFatalException(ex.Message, ex));
+            }
+            catch (AbstraktApiException ex)
+            {
+                await FailAsync(item, state, ex).ConfigureAwait(false);
+            }
+            finally
+            {
+                ResilienceContextPool.Shared.Return(context);
+                Interlocked.Decrement(ref _inFlight);
+                _lastPrompt = item.Prompt;
+            }
+        }
+
+        /// <summary>Applies what the journal knows of the item; false when nothing is left to do.</summary>
+        private bool Resume(WorkItem item, ItemState state)
+        {
+            if (_journal is null)
+            {
+                return true;
+            }
+
+            if (_journalByIndex.TryGetValue(item.Index, out var entry))
+            {
+                if (entry.Id != item.Id || entry.Prompt != item.Prompt || !SameJson(entry.InputJson, item.InputJson) || !string.Equals(entry.Model, item.Model, StringComparison.OrdinalIgnoreCase))
+                {
+                    var what = entry.Prompt != item.Prompt ? $"prompt '{Short(entry.Prompt)}' in the journal, '{Short(item.Prompt)}' now"
+                        : !string.Equals(entry.Model, item.Model, StringComparison.OrdinalIgnoreCase) ? $"model '{entry.Model}' in the journal, '{item.Model}' now"
+                        : entry.Id != item.Id ? $"id '{entry.Id}' in the journal, '{item.Id}' now"
+                        : $"input {entry.InputJson} in the journal, {item.InputJson} now";
+                    Fail(new BatchFatalException($"The input differs from the journal at item {item.Index}: {what}.", new JournalException("resume input differs", "JournalDiffers")));
+                    return false;
+                }
+
+                switch (entry.State)
+                {
+                    case "completed":
+                        Interlocked.Increment(ref _done);
+                        Emit(new ItemCompleted { Item = item, Model = item.Model ?? _options.DefaultModel, JobId = entry.JobId ?? string.Empty, Urls = entry.Urls, Files = entry.Files, CreditsUsed = entry.Credits, FromJournal = true });
+                        return false;
+                    case "failed" when !_options.RetryFailed:
+                        Interlocked.Increment(ref _failed);
+                        Emit(new ItemFailed { Item = item, Error = new AbstraktApiException(entry.ErrorCode ?? ErrorCodes.Transport, "(from the journal) " + entry.ErrorMessage), Attempts = 0 });
+                        return false;
+                    case "created":
+                        state.JobId = entry.JobId;
+                        state.Resubmissions = entry.Resubmissions;
+                        return true;
+                    case "cancelled":
+                        state.Resubmissions = entry.Resubmissions + 1;
+                        return true;
+                    default:
+                        state.Resubmissions = entry.Resubmissions;
+                        return true;
+                }
+            }
+
+            _journal.Accepted(item);
+            return true;
+        }
+
+        /// <summary>One attempt: create (or re-attach), wait for the job to end, download its outputs.</summary>
+        private async Task<ItemCompleted> AttemptAsync(WorkItem item, ItemState state, CancellationToken token)
+        {
+            state.Attempts++;
+            var model = item.Model ?? _options.DefaultModel;
+            JobInfo job;
+            if (state.JobId is not null)
+            {
+                try
+                {
+                    job = await _client.WaitForJobAsync(state.JobId, token).ConfigureAwait(false);
+                }
+                catch (AbstraktApiException ex) when (ex.Code == ErrorCodes.JobNotFound)
+                {
+                    // Expired or unknown: its output was never received, so submit again under a new key.
+                    Note(item, $"job {state.JobId} is gone ({ex.Code}); submitting again");
+                    Forget(item, state, resubmit: true);
+                    job = await CreateAsync(item, model, state, token).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                job = await CreateAsync(item, model, state, token).ConfigureAwait(false);
+            }
+
+            if (!job.IsTerminal)
+            {
+                Note(item, $"job {job.JobId} is {job.Status.ToString().ToLowerInvariant()}; polling");
+                job = await _client.WaitForJobAsync(job.JobId, token).ConfigureAwait(false);
+            }
+
+            if (job.Status != JobStatus.Completed)
+            {
+                var code = job.Status == JobStatus.Cancelled ? Cancelled : job.ErrorCode ?? ErrorCodes.InferenceFailed;
+                var failure = new AbstraktApiException(code, job.ErrorMessage ?? $"The job ended {job.Status.ToString().ToLowerInvariant()}.") { JobId = job.JobId };
+                Forget(item, state, resubmit: failure.Kind == ErrorKind.Retryable);
+                throw failure;
+            }
+
+            _unfinishedJobs.TryRemove(item.Id, out _);
+            var files = _options.OutputDirectory is null ? Array.Empty<string>() : await DownloadAsync(item, job, token).ConfigureAwait(false);
+            return new ItemCompleted
+            {
+                Item = item,
+                Model = job.ModelId ?? model,
+                JobId = job.JobId,
+                Urls = job.Outputs.Select(o => o.Url).ToList(),
+                Files = files,
+                Attempts = state.Attempts,
+                Duration = _options.Time.GetElapsedTime(state.Started),
+                CreditsUsed = job.CreditsUsed ?? 0,
+            };
+        }
+
+        private async Task<JobInfo> CreateAsync(WorkItem item, string model, ItemState state, CancellationToken token)
+        {
+            var input = new Dictionary<string, object?>(StringComparer.Ordinal);
+            if (item.Prompt.Length > 0)
+            {
+                input[model.IndexOf("tts", StringComparison.OrdinalIgnoreCase) >= 0 && !item.Input.ContainsKey("prompt") ? "text" : "prompt"] = item.Prompt;
+            }
+
+            foreach (var pair in item.Input)
+            {
+                input[pair.Key] = pair.Value;
+            }
+
+            // Same item, same key: a create whose outcome is unknown is retried without creating a second job.
+            var key = _batchId + ":" + item.Id + (state.Resubmissions > 0 ? ":" + state.Resubmissions : string.Empty);
+            var job = await _client.RunAsync(new RunRequest { Model = model, Input = input, IdempotencyKey = key }, token).ConfigureAwait(false);
+            state.JobId = job.JobId;
+            _journal?.Created(item.Id, job.JobId, state.Resubmissions);
+            if (!job.IsTerminal)
+            {
+                _unfinishedJobs[item.Id] = (item, job.JobId);
+            }
+
+            return job;
+        }
+
+        private void Forget(WorkItem item, ItemState state, bool resubmit)
+        {
+            _unfinishedJobs.TryRemove(item.Id, out _);
+            if (resubmit)
+            {
+                state.JobId = null;
+                state.Resubmissions++;
+            }
+        }
+
+        private async Task<IReadOnlyList<string>> DownloadAsync(WorkItem item, JobInfo job, CancellationToken token)
+        {
+            var files = new List<string>();
+            for (var i = 0; i < job.Outputs.Count; i++)
+            {
+                var output = job.Outputs[i];
+                var path = OutputFiles.PathFor(_options.OutputDirectory!, item.Index, item.Prompt, job.JobId, i, job.Outputs.Count, output.Url, output.ContentType);
+                files.Add(path);
+                if (File.Exists(path))
+                {
+                    continue; // kept from an earlier run
+                }
+
+                var temp = path + ".part-" + Guid.NewGuid().ToString("N").Substring(0, 8);
+                try
+                {
+                    using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+                    {
+                        await _client.DownloadAsync(output.Url, stream, token).ConfigureAwait(false);
+                    }
+
+                    if (File.Exists(path))
+                    {
+                        File.Delete(temp);
+                    }
+                    else
+                    {
+                        File.Move(temp, path);
+                    }
+                }
+                catch
+                {
+                    TryDelete(temp);
+                    throw;
+                }
+            }
+
+            return files;
+        }
+
+        private async Task FailAsync(WorkItem item, ItemState state, AbstraktApiException error)
+        {
+            _unfinishedJobs.TryRemove(item.Id, out _);
+            _journal?.Failed(item.Id, error.Code, error.Message);
+            Interlocked.Increment(ref _failed);
+            await EmitAsync(new ItemFailed { Item = item, Error = error, Attempts = state.Attempts }).ConfigureAwait(false);
+        }
+
+        private void Fail(BatchFatalException fatal)
+        {
+            Interlocked.CompareExchange(ref _fatal, fatal, null);
+            _cts.Cancel();
+        }
+
+        private async Task TickAsync()
+        {
+            try
+            {
+                while (!_cts.IsCancellationRequested)
+                {
+                    await _options.Time.Delay(_options.ProgressInterval, _cts.Token).ConfigureAwait(false);
+                    _events.Writer.TryWrite(Snapshot());
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // The batch ended.
+            }
+        }
+
+        private async Task FinishAsync(Task[] workers, Task ticker)
+        {
+            await Task.WhenAll(workers).ConfigureAwait(false);
+            var stoppedByCaller = _cts.IsCancellationRequested && _fatal is null;
+            _cts.Cancel();
+            await ticker.ConfigureAwait(false);
+            if (stoppedByCaller)
+            {
+                await CancelUnfinishedJobsAsync().ConfigureAwait(false);
+            }
+
+            _events.Writer.TryWrite(Snapshot());
+            _journal?.Dispose();
+            _events.Writer.TryComplete(_fatal);
+            if (_fatal is not null)
+            {
+                throw _fatal;
+            }
+        }
+
+        /// <summary>Cancels the remote jobs this batch created and did not see finish (cancelled jobs are not charged).</summary>
+        private async Task CancelUnfinishedJobsAsync()
+        {
+            using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(1.5));
+            var cancels = _unfinishedJobs.Values.Select(async pair =>
+            {
+                try
+                {
+                    await _client.CancelJobAsync(pair.JobId, budget.Token).ConfigureAwait(false);
+                    _journal?.Cancelled(pair.Item.Id, pair.JobId);
+                }
+                catch (Exception ex) when (ex is AbstraktApiException or OperationCanceledException)
+                {
+                    // Best effort: the journal still has the job id, so a resume re-attaches to it.
+                }
+            });
+            await Task.WhenAll(cancels).ConfigureAwait(false);
+        }
+
+        private void Note(WorkItem item, string message) => _events.Writer.TryWrite(new ItemNote { Item = item, Message = message });
+
+        private void Emit(BatchEvent e) => _events.Writer.TryWrite(e);
+
+        private ValueTask EmitAsync(BatchEvent e) => _events.Writer.WriteAsync(e, _consumerGone.Token);
+
+        private static bool SameJson(string a, string b)
+        {
+            using var x = JsonDocument.Parse(a);
+            using var y = JsonDocument.Parse(b);
+            return JsonValues.ToUtf8(JsonValues.ToPlain(x.RootElement)).SequenceEqual(JsonValues.ToUtf8(JsonValues.ToPlain(y.RootElement)));
+        }
+
+        private static string Short(string text) => text.Length <= 40 ? text : text.Substring(0, 40) + "…";
+
+        private static void TryDelete(string path)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A leftover .part file is harmless and never mistaken for an output.
+            }
+        }
+
+        private sealed class ItemState
+        {
+            public ItemState(long started) => Started = started;
+
+            public long Started { get; }
+            public string? JobId { get; set; }
+            public int Resubmissions { get; set; }
+            public int Attempts { get; set; }
+        }
+    }
+}

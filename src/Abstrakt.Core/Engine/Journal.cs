@@ -1,0 +1,313 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Text.Json;
+using Abstrakt.Json;
+
+namespace Abstrakt.Engine
+{
+    /// <summary>What the journal knows of one item.</summary>
+    public sealed class JournalEntry
+    {
+        /// <summary>The item id.</summary>
+        public string Id { get; set; } = string.Empty;
+
+        /// <summary>The item's index.</summary>
+        public long Index { get; set; }
+
+        /// <summary>The prompt as accepted.</summary>
+        public string Prompt { get; set; } = string.Empty;
+
+        /// <summary>The model as accepted (null for the batch default).</summary>
+        public string? Model { get; set; }
+
+        /// <summary>The per-item input JSON as accepted.</summary>
+        public string InputJson { get; set; } = "{}";
+
+        /// <summary>accepted, created, completed, failed or cancelled.</summary>
+        public string State { get; set; } = "accepted";
+
+        /// <summary>The job, once created.</summary>
+        public string? JobId { get; set; }
+
+        /// <summary>How many times the item was resubmitted (part of its idempotency key).</summary>
+        public int Resubmissions { get; set; }
+
+        /// <summary>Output URLs, once completed.</summary>
+        public IReadOnlyList<string> Urls { get; set; } = Array.Empty<string>();
+
+        /// <summary>Downloaded files, once completed.</summary>
+        public IReadOnlyList<string> Files { get; set; } = Array.Empty<string>();
+
+        /// <summary>Credits, once completed.</summary>
+        public int Credits { get; set; }
+
+        /// <summary>The error code, once failed.</summary>
+        public string? ErrorCode { get; set; }
+
+        /// <summary>The error message, once failed.</summary>
+        public string? ErrorMessage { get; set; }
+    }
+
+    /// <summary>
+    /// An append-only JSON-lines record of a batch, one line per event in an item's life, flushed per line.
+    /// A torn last line (a crash mid-write) is ignored on read. Holds no secrets: inputs, job ids, files, errors.
+    /// </summary>
+    public sealed class Journal : IDisposable
+    {
+        private readonly object _lock = new object();
+        private readonly StreamWriter _writer;
+
+        private Journal(string path, string batchId, IReadOnlyDictionary<string, JournalEntry> entries, StreamWriter writer)
+        {
+            Path = path;
+            BatchId = batchId;
+            Entries = entries;
+            _writer = writer;
+        }
+
+        /// <summary>The journal file.</summary>
+        public string Path { get; }
+
+        /// <summary>The batch's id; part of every idempotency key, so a resumed batch reuses its keys.</summary>
+        public string BatchId { get; }
+
+        /// <summary>The default model recorded when the journal was created.</summary>
+        public string? DefaultModel { get; private set; }
+
+        /// <summary>What the journal held when opened, by item id.</summary>
+        public IReadOnlyDictionary<string, JournalEntry> Entries { get; }
+
+        /// <summary>Opens a journal: a new one, or with <paramref name="resume"/> an existing one to continue.</summary>
+        /// <param name="path">The file.</param>
+        /// <param name="resume">Continue an existing journal.</param>
+        /// <param name="defaultModel">The batch's default model, recorded in a new journal and checked on resume.</param>
+        /// <returns>The journal.</returns>
+        /// <exception cref="JournalException">The journal exists without resume, is not a journal, or was made with another model.</exception>
+        public static Journal Open(string path, bool resume, string defaultModel)
+        {
+            var full = System.IO.Path.GetFullPath(path);
+            var exists = File.Exists(full) && new FileInfo(full).Length > 0;
+            if (exists && !resume)
+            {
+                throw new JournalException($"The journal '{full}' already holds a batch. Resume it, or choose another path.", "JournalExists");
+            }
+
+            string batchId;
+            string? recordedModel = null;
+            var entries = new Dictionary<string, JournalEntry>(StringComparer.Ordinal);
+            if (exists)
+            {
+                (batchId, recordedModel) = Read(full, entries);
+                if (!string.Equals(recordedModel, defaultModel, StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new JournalException($"The journal was made for model '{recordedModel}', not '{defaultModel}'. Resume with -Model {recordedModel}.", "JournalDiffers");
+                }
+            }
+            else
+            {
+                batchId = Guid.NewGuid().ToString("N");
+            }
+
+            var directory = System.IO.Path.GetDirectoryName(full);
+            if (!string.IsNullOrEmpty(directory))
+            {
+                Directory.CreateDirectory(directory);
+            }
+
+            var stream = new FileStream(full, FileMode.Append, FileAccess.Write, FileShare.Read);
+            var writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = false, NewLine = "\n" };
+            var journal = new Journal(full, batchId, entries, writer) { DefaultModel = recordedModel ?? defaultModel };
+            if (!exists)
+            {
+                journal.Append(new Dictionary<string, object?> { ["type"] = "batch", ["version"] = 1, ["batch_id"] = batchId, ["model"] = defaultModel, ["created_at"] = DateTimeOffset.UtcNow.ToString("o") });
+            }
+            else
+            {
+                // A crash may have left a torn last line: start ours on a fresh one.
+                journal.Append(null);
+            }
+
+            return journal;
+        }
+
+        /// <summary>Records that an item was accepted.</summary>
+        /// <param name="item">The item.</param>
+        public void Accepted(WorkItem item) => Append(new Dictionary<string, object?>
+        {
+            ["type"] = "accepted", ["id"] = item.Id, ["index"] = item.Index, ["prompt"] = item.Prompt, ["model"] = item.Model, ["input"] = RawJson(item.InputJson),
+        });
+
+        /// <summary>Records that a job was created for an item.</summary>
+        /// <param name="id">The item id.</param>
+        /// <param name="jobId">The job id.</param>
+        /// <param name="resubmissions">The item's resubmission count.</param>
+        public void Created(string id, string jobId, int resubmissions) => Append(new Dictionary<string, object?> { ["type"] = "created", ["id"] = id, ["job_id"] = jobId, ["resubmissions"] = resubmissions });
+
+        /// <summary>Records a completed item.</summary>
+        /// <param name="result">The result.</param>
+        public void Completed(ItemCompleted result) => Append(new Dictionary<string, object?>
+        {
+            ["type"] = "completed", ["id"] = result.Item.Id, ["job_id"] = result.JobId, ["urls"] = result.Urls, ["files"] = result.Files, ["credits"] = result.CreditsUsed,
+        });
+
+        /// <summary>Records a failed item.</summary>
+        /// <param name="id">The item id.</param>
+        /// <param name="code">The error code.</param>
+        /// <param name="message">The error message.</param>
+        public void Failed(string id, string code, string message) => Append(new Dictionary<string, object?> { ["type"] = "failed", ["id"] = id, ["code"] = code, ["message"] = message });
+
+        /// <summary>Records that an item's job was cancelled when the batch stopped (it is resubmitted on resume).</summary>
+        /// <param name="id">The item id.</param>
+        /// <param name="jobId">The job id.</param>
+        public void Cancelled(string id, string jobId) => Append(new Dictionary<string, object?> { ["type"] = "cancelled", ["id"] = id, ["job_id"] = jobId });
+
+        /// <inheritdoc/>
+        public void Dispose()
+        {
+            lock (_lock)
+            {
+                _writer.Dispose();
+            }
+        }
+
+        private void Append(Dictionary<string, object?>? record)
+        {
+            lock (_lock)
+            {
+                if (record is not null)
+                {
+                    _writer.Write(Encoding.UTF8.GetString(JsonValues.ToUtf8(record)));
+                }
+
+                _writer.Write('\n');
+                _writer.Flush();
+            }
+        }
+
+        private static JsonElement RawJson(string json)
+        {
+            using var doc = JsonDocument.Parse(json);
+            return doc.RootElement.Clone();
+        }
+
+        private static (string BatchId, string? Model) Read(string path, Dictionary<string, JournalEntry> entries)
+        {
+            string? batchId = null, model = null;
+            var lineNumber = 0;
+            var lines = File.ReadAllLines(path);
+            foreach (var line in lines)
+            {
+                lineNumber++;
+                if (string.IsNullOrWhiteSpace(line))
+                {
+                    continue;
+                }
+
+                JsonDocument doc;
+                try
+                {
+                    doc = JsonDocument.Parse(line);
+                }
+                catch (JsonException)
+                {
+                    // A torn line is what a crash leaves; tolerate it, but nothing else.
+                    if (lineNumber == lines.Length || lines.Skip(lineNumber).All(string.IsNullOrWhiteSpace) || IsTornBeforeBlank(lines, lineNumber))
+                    {
+                        continue;
+                    }
+
+                    throw new JournalException($"The journal '{path}' is corrupt at line {lineNumber}.", "JournalCorrupt");
+                }
+
+                using (doc)
+                {
+                    var r = doc.RootElement;
+                    var type = Str(r, "type");
+                    if (type == "batch")
+                    {
+                        batchId = Str(r, "batch_id");
+                        model = Str(r, "model");
+                        continue;
+                    }
+
+                    var id = Str(r, "id");
+                    if (id is null)
+                    {
+                        continue;
+                    }
+
+                    if (!entries.TryGetValue(id, out var entry))
+                    {
+                        entry = new JournalEntry { Id = id };
+                        entries[id] = entry;
+                    }
+
+                    switch (type)
+                    {
+                        case "accepted":
+                            entry.Index = r.TryGetProperty("index", out var index) ? index.GetInt64() : 0;
+                            entry.Prompt = Str(r, "prompt") ?? string.Empty;
+                            entry.Model = Str(r, "model");
+                            entry.InputJson = r.TryGetProperty("input", out var input) ? input.GetRawText() : "{}";
+                            break;
+                        case "created":
+                            entry.State = "created";
+                            entry.JobId = Str(r, "job_id");
+                            entry.Resubmissions = r.TryGetProperty("resubmissions", out var n) ? n.GetInt32() : 0;
+                            break;
+                        case "completed":
+                            entry.State = "completed";
+                            entry.JobId = Str(r, "job_id");
+                            entry.Urls = Strings(r, "urls");
+                            entry.Files = Strings(r, "files");
+                            entry.Credits = r.TryGetProperty("credits", out var c) ? c.GetInt32() : 0;
+                            break;
+                        case "failed":
+                            entry.State = "failed";
+                            entry.ErrorCode = Str(r, "code");
+                            entry.ErrorMessage = Str(r, "message");
+                            break;
+                        case "cancelled":
+                            entry.State = "cancelled";
+                            break;
+                    }
+                }
+            }
+
+            if (batchId is null)
+            {
+                throw new JournalException($"'{path}' is not an Abstrakt batch journal (no batch record).", "JournalCorrupt");
+            }
+
+            return (batchId, model);
+        }
+
+        // Our own writer starts a new line after reopening, so a torn line is followed by a record on the next line.
+        private static bool IsTornBeforeBlank(string[] lines, int lineNumber) =>
+            lineNumber < lines.Length && lines[lineNumber - 1].Length > 0 && !lines[lineNumber - 1].TrimEnd().EndsWith("}", StringComparison.Ordinal);
+
+        private static string? Str(JsonElement r, string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+        private static IReadOnlyList<string> Strings(JsonElement r, string name) =>
+            r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(x => x.GetString() ?? string.Empty).ToList() : (IReadOnlyList<string>)Array.Empty<string>();
+    }
+
+    /// <summary>A journal that cannot be used: exists without resume, corrupt, or for another batch.</summary>
+    public sealed class JournalException : Exception
+    {
+        /// <summary>Creates the exception.</summary>
+        /// <param name="message">What is wrong.</param>
+        /// <param name="errorId">A stable id for the condition.</param>
+        public JournalException(string message, string errorId)
+            : base(message)
+        {
+            ErrorId = errorId;
+        }
+
+        /// <summary>A stable id: JournalExists, JournalCorrupt, JournalDiffers.</summary>
+        public string ErrorId { get; }
+    }
+}

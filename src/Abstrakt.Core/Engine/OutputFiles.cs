@@ -1,0 +1,93 @@
+using System;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text;
+
+namespace Abstrakt.Engine
+{
+    /// <summary>Safe, stable output file names: index, a slug of the prompt, the job id. Never outside the folder.</summary>
+    public static class OutputFiles
+    {
+        private const int SlugLength = 40;
+        private static readonly string[] KnownExtensions = { "png", "jpg", "jpeg", "webp", "gif", "apng", "mp4", "webm", "wav", "mp3" };
+
+        /// <summary>A lowercase ASCII slug of the prompt: letters and digits joined by dashes, at most 40 characters.</summary>
+        /// <param name="prompt">Any text.</param>
+        /// <returns>The slug, or "item" when nothing is left.</returns>
+        public static string Slug(string prompt)
+        {
+            var slug = new StringBuilder();
+            foreach (var c in (prompt ?? string.Empty).Normalize(NormalizationForm.FormD))
+            {
+                if (c < 128 && char.IsLetterOrDigit(c))
+                {
+                    slug.Append(char.ToLowerInvariant(c));
+                }
+                else if (CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.NonSpacingMark && slug.Length > 0 && slug[slug.Length - 1] != '-')
+                {
+                    slug.Append('-');
+                }
+
+                if (slug.Length >= SlugLength)
+                {
+                    break;
+                }
+            }
+
+            var text = slug.ToString().Trim('-');
+            return text.Length == 0 ? "item" : text;
+        }
+
+        /// <summary>The full path for one output, inside <paramref name="directory"/>.</summary>
+        /// <param name="directory">The output directory.</param>
+        /// <param name="index">The item's index.</param>
+        /// <param name="prompt">The prompt.</param>
+        /// <param name="jobId">The job id.</param>
+        /// <param name="outputNumber">Which output of the job (0-based).</param>
+        /// <param name="outputCount">How many outputs the job has.</param>
+        /// <param name="url">The output URL (for the extension).</param>
+        /// <param name="contentType">The output's MIME type, if known.</param>
+        /// <returns>The path.</returns>
+        public static string PathFor(string directory, long index, string prompt, string jobId, int outputNumber, int outputCount, string url, string? contentType)
+        {
+            var safeJob = new string((jobId ?? string.Empty).Where(c => c < 128 && (char.IsLetterOrDigit(c) || c == '_' || c == '-')).Take(64).ToArray());
+            var name = index.ToString("D5", CultureInfo.InvariantCulture) + "-" + Slug(prompt) + "-" + (safeJob.Length == 0 ? "job" : safeJob)
+                + (outputCount > 1 ? "-" + (outputNumber + 1).ToString(CultureInfo.InvariantCulture) : string.Empty)
+                + "." + Extension(url, contentType);
+            var root = Path.GetFullPath(directory);
+            var full = Path.GetFullPath(Path.Combine(root, name));
+            if (!full.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException("An output name escaped the output directory: " + name);
+            }
+
+            return full;
+        }
+
+        private static string Extension(string url, string? contentType)
+        {
+            var fromType = contentType?.Split(';')[0].Trim().ToLowerInvariant() switch
+            {
+                "image/png" => "png",
+                "image/apng" => "apng",
+                "image/jpeg" => "jpg",
+                "image/webp" => "webp",
+                "image/gif" => "gif",
+                "video/mp4" => "mp4",
+                "video/webm" => "webm",
+                "audio/wav" or "audio/x-wav" or "audio/wave" => "wav",
+                "audio/mpeg" => "mp3",
+                _ => null,
+            };
+            if (fromType is not null)
+            {
+                return fromType;
+            }
+
+            var path = Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.AbsolutePath : string.Empty;
+            var ext = Path.GetExtension(path).TrimStart('.').ToLowerInvariant();
+            return KnownExtensions.Contains(ext) ? ext : "bin";
+        }
+    }
+}

@@ -1,0 +1,159 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Text;
+using Abstrakt.Api;
+using Abstrakt.Json;
+
+namespace Abstrakt.Engine
+{
+    /// <summary>One unit of work: a prompt for a model, with per-item input overrides.</summary>
+    public sealed class WorkItem
+    {
+        /// <summary>Creates an item. <paramref name="id"/> defaults to one derived from position and content.</summary>
+        /// <param name="index">The 1-based position in the batch.</param>
+        /// <param name="prompt">The prompt (sent as <c>prompt</c>, or <c>text</c> for speech models).</param>
+        /// <param name="model">The model id; null for the batch's default.</param>
+        /// <param name="input">Extra model inputs (image_size, num_images, seed, …); they override the batch's.</param>
+        /// <param name="id">A stable id, or null to derive one.</param>
+        /// <param name="source">What the caller passed in, returned with failures so they can be piped back.</param>
+        public WorkItem(long index, string prompt, string? model = null, IReadOnlyDictionary<string, object?>? input = null, string? id = null, object? source = null)
+        {
+            Index = index;
+            Prompt = prompt ?? string.Empty;
+            Model = model;
+            Input = input ?? new Dictionary<string, object?>();
+            Source = source;
+            Id = string.IsNullOrWhiteSpace(id) ? DeriveId(index, Prompt, model, Input) : id!.Trim();
+        }
+
+        /// <summary>The 1-based position in the batch.</summary>
+        public long Index { get; }
+
+        /// <summary>A stable id: given, or <c>{index}-{hash of content}</c>.</summary>
+        public string Id { get; }
+
+        /// <summary>The prompt.</summary>
+        public string Prompt { get; }
+
+        /// <summary>The model, or null for the batch's default.</summary>
+        public string? Model { get; }
+
+        /// <summary>Per-item model inputs.</summary>
+        public IReadOnlyDictionary<string, object?> Input { get; }
+
+        /// <summary>The caller's original input object.</summary>
+        public object? Source { get; }
+
+        /// <summary>The JSON text of the per-item input, for the journal and comparisons.</summary>
+        public string InputJson => Encoding.UTF8.GetString(JsonValues.ToUtf8(Input.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value)));
+
+        private static string DeriveId(long index, string prompt, string? model, IReadOnlyDictionary<string, object?> input)
+        {
+            using var sha = SHA256.Create();
+            var content = (model ?? string.Empty) + "\n" + prompt + "\n" + Encoding.UTF8.GetString(JsonValues.ToUtf8(input.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value)));
+            var hash = sha.ComputeHash(Encoding.UTF8.GetBytes(content));
+            return index.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + string.Concat(hash.Take(4).Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
+        }
+    }
+
+    /// <summary>What the engine reports.</summary>
+    public abstract class BatchEvent
+    {
+    }
+
+    /// <summary>An item finished with outputs.</summary>
+    public sealed class ItemCompleted : BatchEvent
+    {
+        /// <summary>The item.</summary>
+        public WorkItem Item { get; init; } = null!;
+
+        /// <summary>The model that ran.</summary>
+        public string Model { get; init; } = string.Empty;
+
+        /// <summary>The job.</summary>
+        public string JobId { get; init; } = string.Empty;
+
+        /// <summary>The output URLs.</summary>
+        public IReadOnlyList<string> Urls { get; init; } = Array.Empty<string>();
+
+        /// <summary>The downloaded files, when an output directory was given.</summary>
+        public IReadOnlyList<string> Files { get; init; } = Array.Empty<string>();
+
+        /// <summary>Attempts it took (1 when nothing was retried).</summary>
+        public int Attempts { get; init; }
+
+        /// <summary>Wall time from first attempt to completion.</summary>
+        public TimeSpan Duration { get; init; }
+
+        /// <summary>Credits charged.</summary>
+        public int CreditsUsed { get; init; }
+
+        /// <summary>True when the result came from the journal of an earlier run, not from this one.</summary>
+        public bool FromJournal { get; init; }
+    }
+
+    /// <summary>An item failed; the batch goes on.</summary>
+    public sealed class ItemFailed : BatchEvent
+    {
+        /// <summary>The item.</summary>
+        public WorkItem Item { get; init; } = null!;
+
+        /// <summary>Why.</summary>
+        public AbstraktApiException Error { get; init; } = null!;
+
+        /// <summary>Attempts made.</summary>
+        public int Attempts { get; init; }
+    }
+
+    /// <summary>A request is being retried or is waiting, with the reason (for -Verbose).</summary>
+    public sealed class ItemNote : BatchEvent
+    {
+        /// <summary>The item.</summary>
+        public WorkItem Item { get; init; } = null!;
+
+        /// <summary>What happened.</summary>
+        public string Message { get; init; } = string.Empty;
+    }
+
+    /// <summary>A snapshot of the whole batch.</summary>
+    public sealed class BatchProgress : BatchEvent
+    {
+        /// <summary>Items in the batch, once the input has ended.</summary>
+        public long? Total { get; init; }
+
+        /// <summary>Items completed.</summary>
+        public long Done { get; init; }
+
+        /// <summary>Items failed.</summary>
+        public long Failed { get; init; }
+
+        /// <summary>Items being worked on.</summary>
+        public long InFlight { get; init; }
+
+        /// <summary>Requests held back by the rate limit.</summary>
+        public int WaitingOnRateLimit { get; init; }
+
+        /// <summary>Retries so far.</summary>
+        public long Retries { get; init; }
+
+        /// <summary>Finished items per minute so far.</summary>
+        public double ItemsPerMinute { get; init; }
+
+        /// <summary>Estimated time left, when the total is known.</summary>
+        public TimeSpan? Remaining { get; init; }
+
+        /// <summary>Credits charged so far.</summary>
+        public long CreditsUsed { get; init; }
+
+        /// <summary>Time since the batch started.</summary>
+        public TimeSpan Elapsed { get; init; }
+
+        /// <summary>The prompt of the item that finished last.</summary>
+        public string? LastPrompt { get; init; }
+
+        /// <summary>Done plus failed.</summary>
+        public long Finished => Done + Failed;
+    }
+}

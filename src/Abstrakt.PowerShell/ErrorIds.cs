@@ -1,0 +1,26 @@
+namespace Abstrakt.PowerShell
+{
+    /// <summary>One stable id per failure path; PowerShell appends ",Namespace.CmdletClass".</summary>
+    internal static class ErrorIds
+    {
+        public const string ItemFailed = "AbstraktItemFailed";
+        public const string BatchFatal = "AbstraktBatchFatal";
+        public const string Unauthorized = "AbstraktUnauthorized";
+        public const string Forbidden = "AbstraktForbidden";
+        public const string QuotaExceeded = "AbstraktQuotaExceeded";
+        public const string ModelNotFound = "AbstraktModelNotFound";
+        public const string JobNotFound = "AbstraktJobNotFound";
+        public const string InvalidInput = "AbstraktInvalidInput";
+        public const string RateLimited = "AbstraktRateLimited";
+        public const string Transport = "AbstraktTransportFault";
+        public const string Timeout = "AbstraktTimeout";
+        public const string EmptyPrompt = "AbstraktEmptyPrompt";
+        public const string NullInput = "AbstraktNullInput";
+        public const string InvalidEndpoint = "AbstraktInvalidEndpoint";
+        public const string InvalidOutputDirectory = "AbstraktInvalidOutputDirectory";
+        public const string JournalExists = "AbstraktJournalExists";
+        public const string JournalCorrupt = "AbstraktJournalCorrupt";
+        public const string JournalDiffers = "AbstraktJournalDiffers";
+        public const string NoSandbox = "AbstraktNoSandbox";
+    }
+}

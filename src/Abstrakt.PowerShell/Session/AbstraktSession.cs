@@ -1,0 +1,137 @@
+using System;
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using Abstrakt.Api;
+using Abstrakt.Sandbox;
+
+namespace Abstrakt.PowerShell.Session
+{
+    /// <summary>A connection: one shared client per endpoint, and the sandbox behind it when there is one.</summary>
+    internal sealed class AbstraktConnection : IDisposable
+    {
+        public AbstraktConnection(AbstraktClient client, SandboxServer? sandbox, bool ownsSandbox)
+        {
+            Client = client;
+            Sandbox = sandbox;
+            OwnsSandbox = ownsSandbox;
+        }
+
+        public AbstraktClient Client { get; }
+        public SandboxServer? Sandbox { get; }
+        public bool OwnsSandbox { get; }
+        public Uri Endpoint => Client.Options.Endpoint;
+
+        public void Dispose()
+        {
+            Client.Dispose();
+            if (OwnsSandbox)
+            {
+                Sandbox?.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Per-runspace state: the connection, and the sandbox Start-AbstraktSandbox started. With no connection
+    /// and no ABSTRAKT_API_KEY, the embedded sandbox is started once per session and used, with one warning.
+    /// </summary>
+    internal static class AbstraktSession
+    {
+        public const string KeyVariable = "ABSTRAKT_API_KEY";
+        private static readonly ConcurrentDictionary<Guid, State> States = new ConcurrentDictionary<Guid, State>();
+
+        private sealed class State
+        {
+            public AbstraktConnection? Connection;
+            public SandboxServer? Sandbox;
+        }
+
+        private static State Current
+        {
+            get
+            {
+                var runspace = Runspace.DefaultRunspace;
+                var id = runspace?.InstanceId ?? Guid.Empty;
+                return States.GetOrAdd(id, _ =>
+                {
+                    if (runspace is not null)
+                    {
+                        runspace.StateChanged += (_, e) =>
+                        {
+                            if (e.RunspaceStateInfo.State is RunspaceState.Closed or RunspaceState.Broken && States.TryRemove(id, out var state))
+                            {
+                                state.Connection?.Dispose();
+                                state.Sandbox?.Dispose();
+                            }
+                        };
+                    }
+
+                    return new State();
+                });
+            }
+        }
+
+        public static SandboxServer? Sandbox => Current.Sandbox;
+
+        public static AbstraktConnection? Connection => Current.Connection;
+
+        public static void SetSandbox(SandboxServer? sandbox)
+        {
+            var state = Current;
+            if (state.Connection?.Sandbox is { } connected && connected == state.Sandbox && sandbox != connected)
+            {
+                SetConnection(null);
+            }
+
+            state.Sandbox?.Dispose();
+            state.Sandbox = sandbox;
+        }
+
+        public static void SetConnection(AbstraktConnection? connection)
+        {
+            var state = Current;
+            state.Connection?.Dispose();
+            state.Connection = connection;
+        }
+
+        /// <summary>Builds a client for an endpoint, sized for the given concurrency.</summary>
+        public static AbstraktClient CreateClient(Uri endpoint, Secret? key, SandboxServer? sandbox, int? requestsPerMinute) =>
+            new AbstraktClient(new AbstraktClientOptions
+            {
+                Endpoint = endpoint,
+                ApiKey = key,
+                MaxConnections = 256,
+                RateLimitWindow = sandbox?.RateLimitWindow ?? TimeSpan.FromMinutes(1),
+                RequestsPerWindow = requestsPerMinute ?? sandbox?.RequestsPerWindow,
+            });
+
+        public static AbstraktConnection ConnectToSandbox(SandboxServer sandbox, bool owns) =>
+            new AbstraktConnection(CreateClient(sandbox.Uri, sandbox.ApiKey, sandbox, null), sandbox, owns);
+
+        /// <summary>The connection to use: the session's, else ABSTRAKT_API_KEY, else the embedded sandbox.</summary>
+        public static AbstraktConnection Resolve(PSCmdlet cmdlet)
+        {
+            var state = Current;
+            if (state.Connection is not null)
+            {
+                return state.Connection;
+            }
+
+            var key = Environment.GetEnvironmentVariable(KeyVariable);
+            if (!string.IsNullOrWhiteSpace(key))
+            {
+                state.Connection = new AbstraktConnection(CreateClient(new Uri("https://api.abstrakt.one"), new Secret(key!), null, null), null, false);
+                return state.Connection;
+            }
+
+            var sandbox = state.Sandbox ?? SandboxServer.Start(new SandboxOptions { LatencyScale = 0.25 });
+            state.Sandbox = sandbox;
+            cmdlet.WriteWarning(
+                $"No connection and no {KeyVariable}: using the built-in sandbox at {sandbox.Uri} (synthetic outputs, no account). " +
+                "To use the real service: Connect-Abstrakt -ApiKey (Read-Host -AsSecureString 'API key'), or set $env:ABSTRAKT_API_KEY.");
+            state.Connection = ConnectToSandbox(sandbox, owns: false);
+            return state.Connection;
+        }
+    }
+}

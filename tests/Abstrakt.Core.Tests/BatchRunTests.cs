@@ -1,0 +1,247 @@
+using Abstrakt.Api;
+using Abstrakt.Engine;
+using Abstrakt.Sandbox;
+
+namespace Abstrakt.Core.Tests;
+
+public sealed class BatchRunTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "abstrakt-core-tests", Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    private static AbstraktClient ClientFor(SandboxServer sandbox, TimeSpan? requestTimeout = null) => new(new AbstraktClientOptions
+    {
+        Endpoint = sandbox.Uri,
+        ApiKey = sandbox.ApiKey,
+        RateLimitWindow = sandbox.RateLimitWindow,
+        RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(30),
+        PollInitialDelay = TimeSpan.FromMilliseconds(20),
+        PollMaxDelay = TimeSpan.FromMilliseconds(100),
+    });
+
+    private static IEnumerable<WorkItem> Prompts(int count) => Enumerable.Range(1, count).Select(i => new WorkItem(i, "prompt number " + i));
+
+    private static async Task<List<BatchEvent>> Collect(AbstraktClient client, BatchOptions options, IEnumerable<WorkItem> items, CancellationToken token = default)
+    {
+        var events = new List<BatchEvent>();
+        await foreach (var e in BatchRun.RunAsync(client, options, items, token))
+        {
+            events.Add(e);
+        }
+
+        return events;
+    }
+
+    [Fact]
+    public async Task Run_HundredItems_EachCompletesOnceAndInFlightNeverExceedsTheLimit()
+    {
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0.005, Tier = SandboxTier.Unlimited });
+        using var client = ClientFor(sandbox);
+
+        var events = await Collect(client, new BatchOptions { ThrottleLimit = 4, ProgressInterval = TimeSpan.FromMilliseconds(5) }, Prompts(100));
+
+        var completed = events.OfType<ItemCompleted>().ToList();
+        Assert.Equal(100, completed.Count);
+        Assert.Equal(100, completed.Select(c => c.Item.Id).Distinct().Count());
+        Assert.All(events.OfType<BatchProgress>(), p => Assert.InRange(p.InFlight, 0, 4));
+        Assert.Contains(events.OfType<BatchProgress>(), p => p.InFlight == 4);
+        Assert.Equal(100, sandbox.Stats.JobsCreated);
+        var last = events.OfType<BatchProgress>().Last();
+        Assert.Equal((100L, 100L, 0L), (last.Total!.Value, last.Done, last.Failed));
+    }
+
+    [Fact]
+    public async Task Run_TransientFaults_AreRetriedAndNoItemCreatesTwoJobs()
+    {
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited, Seed = 42 });
+        sandbox.Faults.TransientErrorRate = 0.2;
+        sandbox.Faults.CutConnectionRate = 0.1;
+        sandbox.Faults.MalformedRate = 0.05;
+        using var client = ClientFor(sandbox);
+
+        var events = await Collect(client, new BatchOptions { ThrottleLimit = 8, MaxRetry = 10, RetryBaseDelay = TimeSpan.FromMilliseconds(1) }, Prompts(200));
+
+        Assert.Equal(200, events.OfType<ItemCompleted>().Count());
+        Assert.True(events.OfType<BatchProgress>().Last().Retries > 0);
+        Assert.Equal(200, sandbox.Stats.JobsCreated);
+        Assert.All(sandbox.Stats.JobsByIdempotencyKey.Values, n => Assert.Equal(1, n));
+        Assert.Equal(200, sandbox.Stats.CreditsCharged);
+    }
+
+    [Fact]
+    public async Task Run_ItemFatalErrors_FailOnlyThatItemWithoutRetry()
+    {
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited });
+        using var client = ClientFor(sandbox);
+        var items = new[]
+        {
+            new WorkItem(1, "fine"),
+            new WorkItem(2, "too many", input: new Dictionary<string, object?> { ["num_images"] = 9 }),
+            new WorkItem(3, "fine too"),
+        };
+
+        var events = await Collect(client, new BatchOptions { MaxRetry = 5, RetryBaseDelay = TimeSpan.FromMilliseconds(1) }, items);
+
+        var failed = Assert.Single(events.OfType<ItemFailed>());
+        Assert.Equal(2, failed.Item.Index);
+        Assert.Equal(ErrorCodes.InvalidInput, failed.Error.Code);
+        Assert.Equal(1, failed.Attempts);
+        Assert.Equal(2, events.OfType<ItemCompleted>().Count());
+    }
+
+    [Fact]
+    public async Task Run_BadKey_EndsTheBatchWithOneFatalErrorBeforeRunningTheRest()
+    {
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0 });
+        using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = sandbox.Uri, ApiKey = new Secret("sk_test_wrong_key_000000") });
+
+        var ex = await Assert.ThrowsAsync<BatchFatalException>(() => Collect(client, new BatchOptions { ThrottleLimit = 2 }, Prompts(1000)));
+
+        Assert.Equal(ErrorCodes.Unauthorized, ex.ApiError?.Code);
+        Assert.True(sandbox.Stats.RequestsTotal <= 4, "dispatch should stop at once, saw " + sandbox.Stats.RequestsTotal);
+    }
+
+    [Fact]
+    public async Task Run_RateLimited_A429PausesEveryWorker()
+    {
+        // Another process has spent the key's budget, so the first wave meets 429s. After them every
+        // worker waits for the server's hint; none hammers the server on its own.
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Free, TimeScale = 0.02 });
+        using (var other = new HttpClient())
+        {
+            other.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", sandbox.ApiKey.Reveal());
+            for (var i = 0; i < 10; i++)
+            {
+                (await other.GetAsync(new Uri(sandbox.Uri, "/v1/models"))).Dispose();
+            }
+        }
+
+        using var client = ClientFor(sandbox);
+        var events = await Collect(client, new BatchOptions { ThrottleLimit = 5, MaxRetry = 10, RetryBaseDelay = TimeSpan.FromMilliseconds(1), ItemTimeout = TimeSpan.FromSeconds(60) }, Prompts(5));
+
+        Assert.Equal(5, events.OfType<ItemCompleted>().Count());
+        Assert.InRange(sandbox.Stats.RateLimited, 1, 6);
+    }
+
+    [Fact]
+    public async Task Run_FreePlanPacing_KeepsRateLimitedResponsesUnderTwoPercent()
+    {
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Free, TimeScale = 0.01 });
+        using var client = new AbstraktClient(new AbstraktClientOptions
+        {
+            Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey, RateLimitWindow = sandbox.RateLimitWindow, RequestsPerWindow = 10,
+        });
+
+        var events = await Collect(client, new BatchOptions { ThrottleLimit = 2, MaxRetry = 10 }, Prompts(100));
+
+        Assert.Equal(100, events.OfType<ItemCompleted>().Count());
+        Assert.True(sandbox.Stats.RateLimited <= 2, $"{sandbox.Stats.RateLimited} of {sandbox.Stats.RequestsTotal} requests were answered 429");
+    }
+
+    [Fact]
+    public async Task Cancel_MidBatch_CancelsTheRemoteJobsItStarted()
+    {
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 1, Tier = SandboxTier.Unlimited, SyncTimeout = TimeSpan.FromMilliseconds(50) });
+        using var client = ClientFor(sandbox);
+        using var cts = new CancellationTokenSource();
+        using var run = BatchRun.Start(client, new BatchOptions { ThrottleLimit = 3, DefaultModel = "minimax-video" }, cts.Token);
+        for (var i = 1; i <= 3; i++)
+        {
+            await run.AddAsync(new WorkItem(i, "clip " + i));
+        }
+
+        run.CompleteInput();
+        while (sandbox.Stats.JobsCreated < 3)
+        {
+            await Task.Delay(10);
+        }
+
+        await Task.Delay(100);
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        cts.Cancel();
+        await run.Completion;
+
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), "stopping took " + stopwatch.Elapsed);
+        Assert.Equal(3, sandbox.Stats.JobsCancelled);
+        Assert.Equal(0, sandbox.Stats.CreditsCharged);
+    }
+
+    [Fact]
+    public async Task Resume_AfterCancel_CompletesEveryItemExactlyOnceWithoutDuplicateJobs()
+    {
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0.02, Tier = SandboxTier.Unlimited });
+        using var client = ClientFor(sandbox);
+        var journal = Path.Combine(_dir, "batch.jsonl");
+        var options = new BatchOptions { ThrottleLimit = 4, JournalPath = journal, OutputDirectory = Path.Combine(_dir, "out") };
+        using (var cts = new CancellationTokenSource())
+        {
+            var seen = 0;
+            await foreach (var e in BatchRun.RunAsync(client, options, Prompts(40), cts.Token))
+            {
+                if (e is ItemCompleted && ++seen == 10)
+                {
+                    cts.Cancel();
+                }
+            }
+        }
+
+        // A crash leaves a torn last line.
+        File.AppendAllText(journal, "{\"type\":\"completed\",\"id\":\"tor");
+
+        var resumed = await Collect(client, new BatchOptions { ThrottleLimit = 4, JournalPath = journal, Resume = true, OutputDirectory = options.OutputDirectory }, Prompts(40));
+
+        Assert.Equal(40, resumed.OfType<ItemCompleted>().Select(c => c.Item.Id).Distinct().Count());
+        Assert.True(resumed.OfType<ItemCompleted>().Count(c => c.FromJournal) >= 10);
+        // Every completed job was charged once; no item was charged twice.
+        Assert.Equal(40, sandbox.Stats.CreditsCharged);
+        Assert.Equal(40, Directory.GetFiles(options.OutputDirectory!, "*.png").Length);
+    }
+
+    [Fact]
+    public async Task Resume_WithDifferentInput_IsAnErrorThatSaysWhatDiffers()
+    {
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited });
+        using var client = ClientFor(sandbox);
+        var journal = Path.Combine(_dir, "j.jsonl");
+        await Collect(client, new BatchOptions { JournalPath = journal }, Prompts(3));
+
+        var changed = new[] { new WorkItem(1, "prompt number 1"), new WorkItem(2, "something else") };
+        var ex = await Assert.ThrowsAsync<BatchFatalException>(() => Collect(client, new BatchOptions { JournalPath = journal, Resume = true }, changed));
+
+        Assert.Contains("item 2", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("something else", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Journal_ExistingWithoutResume_IsRefused()
+    {
+        Directory.CreateDirectory(_dir);
+        var journal = Path.Combine(_dir, "j.jsonl");
+        File.WriteAllText(journal, "{\"type\":\"batch\",\"batch_id\":\"b\",\"model\":\"flux-schnell\"}\n");
+        var ex = Assert.Throws<JournalException>(() => Journal.Open(journal, resume: false, "flux-schnell"));
+        Assert.Equal("JournalExists", ex.ErrorId);
+    }
+
+    [Theory]
+    [InlineData("../../etc/passwd")]
+    [InlineData("CON")]
+    [InlineData("a/b\\c")]
+    [InlineData("!!!???...")]
+    [InlineData("")]
+    public void OutputFiles_HostilePrompts_StayInsideTheDirectory(string prompt)
+    {
+        var path = OutputFiles.PathFor(_dir, 7, prompt, "job_1", 0, 1, "http://127.0.0.1/x.png", "image/png");
+        Assert.Equal(Path.GetFullPath(_dir), Path.GetDirectoryName(path));
+        Assert.Matches("^00007-[a-z0-9-]+-job_1\\.png$", Path.GetFileName(path));
+    }
+
+    [Fact]
+    public void OutputFiles_LongPrompt_IsCutToAShortSlug()
+    {
+        Assert.True(OutputFiles.Slug(new string('a', 300)).Length <= 40);
+    }
+}
