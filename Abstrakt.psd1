@@ -11,6 +11,18 @@
     DotNetFrameworkVersion = '4.7.2'
     FormatsToProcess       = @('module/Abstrakt.Format.ps1xml')
     CmdletsToExport        = @(
+        'Connect-Abstrakt'
+        'Disconnect-Abstrakt'
+        'Get-AbstraktJob'
+        'Get-AbstraktModel'
+        'Invoke-AbstraktImage'
+        'Invoke-AbstraktModel'
+        'Start-AbstraktBatch'
+        'Start-AbstraktSandbox'
+        'Stop-AbstraktJob'
+        'Stop-AbstraktSandbox'
+        'Submit-AbstraktJob'
+        'Wait-AbstraktJob'
     )
     FunctionsToExport      = @()
     AliasesToExport        = @()

@@ -36,6 +36,7 @@ function Get-ModuleVersion {
 $PackageFiles = @(
     'Abstrakt.psd1'
     'module/Abstrakt.PowerShell.dll'
+    'module/Abstrakt.Core.dll'
     'module/Abstrakt.Format.ps1xml'
     'module/en-US/Abstrakt.PowerShell.dll-Help.xml'
     'module/en-US/about_Abstrakt.help.txt'
@@ -48,7 +49,7 @@ foreach ($step in $Task) {
     switch ($step) {
         'Clean' {
             Invoke-Native dotnet @('clean', $solution, '-c', $Configuration, '--nologo', '-v', 'q')
-            foreach ($path in 'out', 'module/dependencies', 'module/Abstrakt.PowerShell.dll') {
+            foreach ($path in 'out', 'module/dependencies', 'module/Abstrakt.PowerShell.dll', 'module/Abstrakt.Core.dll') {
                 Remove-Item -LiteralPath (Join-Path $root $path) -Recurse -Force -ErrorAction SilentlyContinue
             }
         }

@@ -22,12 +22,35 @@ namespace Abstrakt.PowerShell
         private static readonly object? PrivateContext = CreatePrivateContext();
         private static readonly MethodInfo? LoadFromPath = PrivateContext?.GetType().GetMethod("LoadFromAssemblyPath", new[] { typeof(string) });
 
-        /// <summary>Registers the resolver when the module is imported.</summary>
-        public void OnImport() => AppDomain.CurrentDomain.AssemblyResolve += Resolve;
+        private static int _registered;
+
+        /// <summary>Registers the resolver when the module is imported (again, after a Remove-Module).</summary>
+        public void OnImport() => Register();
 
         /// <summary>Removes the resolver when the module is removed.</summary>
         /// <param name="psModuleInfo">The module being removed.</param>
-        public void OnRemove(PSModuleInfo psModuleInfo) => AppDomain.CurrentDomain.AssemblyResolve -= Resolve;
+        public void OnRemove(PSModuleInfo psModuleInfo)
+        {
+            if (System.Threading.Interlocked.Exchange(ref _registered, 0) == 1)
+            {
+                AppDomain.CurrentDomain.AssemblyResolve -= Resolve;
+            }
+        }
+
+        /// <summary>
+        /// Runs as the assembly loads: Import-Module reflects over cmdlet parameter types (which live in
+        /// Abstrakt.Core) before it calls OnImport, so the resolver must be in place earlier than that.
+        /// </summary>
+#pragma warning disable CA2255 // Deliberate: a PowerShell module loaded into a host needs its resolver before type loading.
+        [System.Runtime.CompilerServices.ModuleInitializer]
+#pragma warning restore CA2255
+        internal static void Register()
+        {
+            if (System.Threading.Interlocked.Exchange(ref _registered, 1) == 0)
+            {
+                AppDomain.CurrentDomain.AssemblyResolve += Resolve;
+            }
+        }
 
         private static Assembly? Resolve(object? sender, ResolveEventArgs args)
         {

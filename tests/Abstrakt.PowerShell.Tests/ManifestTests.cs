@@ -51,12 +51,17 @@ public class ManifestTests
     }
 
     [Fact]
-    public void ImportModule_OnPowerShell7_LoadsDependenciesIntoAPrivateLoadContext()
+    public void ImportModule_OnPowerShell7_LoadsThirdPartyDependenciesIntoAPrivateLoadContext()
     {
-        var run = ModuleHost.Run(
-            "[System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext([Abstrakt.PowerShell.ModuleInitializer].Assembly.GetReferencedAssemblies().Where({ $_.Name -eq 'Abstrakt.Core' }) | ForEach-Object { [System.Reflection.Assembly]::Load($_) }).Name");
+        // Running a batch loads Polly; it must come from the module's private load context, not the default one.
+        var run = ModuleHost.Run("""
+            Start-AbstraktSandbox -LatencyScale 0 | Out-Null
+            'one' | Start-AbstraktBatch | Out-Null
+            $polly = [AppDomain]::CurrentDomain.GetAssemblies().Where({ $_.GetName().Name -eq 'Polly.Core' })
+            $polly | ForEach-Object { [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext($_).Name }
+            """);
 
         Assert.Null(run.Terminating);
-        Assert.Equal("Abstrakt", run.Output.Single().ToString());
+        Assert.Equal("Abstrakt", Assert.Single(run.Output).ToString());
     }
 }

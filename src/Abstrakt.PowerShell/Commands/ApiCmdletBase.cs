@@ -1,0 +1,63 @@
+using System;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using Abstrakt.Api;
+using Abstrakt.PowerShell.Session;
+
+namespace Abstrakt.PowerShell.Commands
+{
+    /// <summary>For cmdlets that make one request per input: waits on the pipeline thread, stops on Ctrl+C,
+    /// and turns API failures into error records with the same ids and categories the batch uses.</summary>
+    public abstract class ApiCmdletBase : PSCmdlet, IDisposable
+    {
+        private readonly CancellationTokenSource _stop = new CancellationTokenSource();
+
+        /// <summary>The session's client.</summary>
+        internal AbstraktClient Client => AbstraktSession.Resolve(this).Client;
+
+        /// <summary>Runs a request; on failure writes a non-terminating error targeting <paramref name="target"/>.</summary>
+        /// <typeparam name="T">The result type.</typeparam>
+        /// <param name="call">The request.</param>
+        /// <param name="target">The input the request was for.</param>
+        /// <param name="result">The result.</param>
+        /// <returns>True on success.</returns>
+        internal bool TryCall<T>(Func<CancellationToken, Task<T>> call, object? target, out T result)
+        {
+            result = default!;
+            try
+            {
+                var task = call(_stop.Token);
+                task.Wait(_stop.Token);
+                result = task.Result;
+                return true;
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+            catch (AggregateException ex) when (ex.InnerException is AbstraktApiException api)
+            {
+                var record = new ErrorRecord(api, "Abstrakt" + BatchCmdletBase.IdFor(api.Code), BatchCmdletBase.CategoryFor(api), target);
+                if (api.Kind == ErrorKind.BatchFatal)
+                {
+                    ThrowTerminatingError(record);
+                }
+
+                WriteError(record);
+                return false;
+            }
+        }
+
+        /// <inheritdoc/>
+        protected override void StopProcessing() => _stop.Cancel();
+
+        /// <inheritdoc/>
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _stop.Dispose();
+            GC.SuppressFinalize(this);
+        }
+    }
+}

@@ -1,0 +1,300 @@
+using System;
+using System.Diagnostics;
+using System.Management.Automation;
+using System.Threading;
+using Abstrakt.Api;
+using Abstrakt.Engine;
+using Abstrakt.PowerShell.Output;
+using Abstrakt.PowerShell.Session;
+
+namespace Abstrakt.PowerShell.Commands
+{
+    /// <summary>
+    /// The pipeline side of the batch engine, shared by every cmdlet that runs items. Follows
+    /// ForEach-Object -Parallel: Begin starts the engine; Process writes what is ready, then hands the item
+    /// over (waiting, while still writing, when the engine's input is full); End drains until the engine is
+    /// done; StopProcessing only cancels; Dispose cancels and releases (Select-Object -First ends early).
+    /// Write* is only ever called here, on the pipeline thread.
+    /// </summary>
+    public abstract class BatchCmdletBase : PSCmdlet, IDisposable
+    {
+        private const int ActivityId = 0x4ab5;
+        private readonly CancellationTokenSource _stop = new CancellationTokenSource();
+        private readonly Stopwatch _progressClock = new Stopwatch();
+        private BatchRun? _run;
+        private long _nextIndex;
+        private bool _progressShown;
+
+        /// <summary>The most requests in flight at once.</summary>
+        [Parameter]
+        [ValidateRange(1, 256)]
+        public int ThrottleLimit { get; set; } = 5;
+
+        /// <summary>Retries of a retryable failure per item.</summary>
+        [Parameter]
+        [ValidateRange(0, 20)]
+        public int MaxRetry { get; set; } = 3;
+
+        /// <summary>Each item's overall deadline in seconds, across retries and polling.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int TimeoutSec { get; set; } = 600;
+
+        /// <summary>Where outputs are downloaded.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? OutputDirectory { get; set; }
+
+        /// <summary>The activity shown on the progress bar.</summary>
+        protected abstract string Activity { get; }
+
+        /// <summary>The model items use when they name none.</summary>
+        protected abstract string DefaultModel { get; }
+
+        /// <summary>Lets a derived cmdlet add journal or plan settings.</summary>
+        /// <param name="options">The options built from the common parameters.</param>
+        protected virtual void Configure(BatchOptions options)
+        {
+        }
+
+        /// <summary>Starts the engine on the session's connection.</summary>
+        protected void StartBatch()
+        {
+            var connection = AbstraktSession.Resolve(this);
+            var options = new BatchOptions
+            {
+                ThrottleLimit = ThrottleLimit,
+                MaxRetry = MaxRetry,
+                ItemTimeout = TimeSpan.FromSeconds(TimeoutSec),
+                DefaultModel = DefaultModel,
+                OutputDirectory = OutputDirectory is null ? null : GetUnresolvedProviderPathFromPSPath(OutputDirectory),
+            };
+            Configure(options);
+            try
+            {
+                _run = BatchRun.Start(connection.Client, options, _stop.Token);
+            }
+            catch (JournalException ex)
+            {
+                var id = ex.ErrorId switch
+                {
+                    "JournalExists" => ErrorIds.JournalExists,
+                    "JournalDiffers" => ErrorIds.JournalDiffers,
+                    _ => ErrorIds.JournalCorrupt,
+                };
+                ThrowTerminatingError(new ErrorRecord(ex, id, ErrorCategory.InvalidData, options.JournalPath));
+            }
+            catch (ArgumentException ex) when (options.OutputDirectory is not null && ex.ParamName == "directory")
+            {
+                ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.InvalidOutputDirectory, ErrorCategory.WriteError, OutputDirectory));
+            }
+
+            WriteVerbose($"Batch started on {connection.Endpoint} with {_run!.Concurrency} at a time" + (_run.JournalPath is null ? "." : $", journal {_run.JournalPath}."));
+            _progressClock.Start();
+        }
+
+        /// <summary>Hands one item to the engine, writing what is ready while it waits.</summary>
+        /// <param name="prompt">The prompt.</param>
+        /// <param name="model">The model, or null for the default.</param>
+        /// <param name="input">Extra inputs.</param>
+        /// <param name="id">A stable id, or null.</param>
+        /// <param name="source">The pipeline object, returned as TargetObject on failure.</param>
+        protected void Submit(string prompt, string? model, System.Collections.Generic.IReadOnlyDictionary<string, object?> input, string? id, object? source)
+        {
+            var item = new WorkItem(++_nextIndex, prompt, model, input, id, source);
+            Drain(TimeSpan.Zero);
+            while (!_run!.TryAdd(item))
+            {
+                if (_stop.IsCancellationRequested || _run.Completion.IsCompleted)
+                {
+                    Drain(TimeSpan.Zero);
+                    return;
+                }
+
+                Drain(TimeSpan.FromMilliseconds(50));
+            }
+        }
+
+        /// <summary>Skips an index for an input that was rejected before reaching the engine.</summary>
+        protected void SkipIndex() => _nextIndex++;
+
+        /// <summary>Ends the input and writes everything until the batch is done.</summary>
+        protected void FinishBatch()
+        {
+            if (_run is null)
+            {
+                return;
+            }
+
+            _run.CompleteInput();
+            while (!_run.Events.Completion.IsCompleted)
+            {
+                Drain(TimeSpan.FromMilliseconds(100));
+            }
+
+            Drain(TimeSpan.Zero);
+            var summary = _run.Snapshot();
+            if (_progressShown)
+            {
+                WriteProgress(new ProgressRecord(ActivityId, Activity, "Done") { RecordType = ProgressRecordType.Completed });
+            }
+
+            WriteVerbose($"Batch summary: {summary.Done} done, {summary.Failed} failed, {summary.Retries} retries, {summary.CreditsUsed} credits, {summary.Elapsed.TotalSeconds:0.0} s.");
+            if (_run.Completion.IsFaulted && _run.Completion.Exception?.InnerException is BatchFatalException fatal)
+            {
+                ThrowTerminatingError(FatalRecord(fatal));
+            }
+        }
+
+        /// <summary>Cancels the batch (Ctrl+C).</summary>
+        protected override void StopProcessing() => _stop.Cancel();
+
+        /// <summary>Cancels and releases the engine, also when a downstream command ended the pipeline early.</summary>
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _run?.Dispose();
+            _stop.Dispose();
+            GC.SuppressFinalize(this);
+        }
+
+        private void Drain(TimeSpan wait)
+        {
+            var events = _run!.Events;
+            if (!events.TryPeek(out _) && wait > TimeSpan.Zero)
+            {
+                try
+                {
+                    events.WaitToReadAsync(_stop.Token).AsTask().Wait(wait);
+                }
+                catch (AggregateException)
+                {
+                    // Stopping, or the batch failed: the completion reports it.
+                }
+            }
+
+            while (events.TryRead(out var e))
+            {
+                switch (e)
+                {
+                    case ItemCompleted completed:
+                        WriteObject(new AbstraktResult(completed));
+                        break;
+                    case ItemFailed failed:
+                        WriteError(ItemRecord(failed));
+                        break;
+                    case ItemNote note:
+                        WriteVerbose($"[{note.Item.Index}] {note.Message}");
+                        break;
+                    case BatchProgress progress:
+                        WriteBatchProgress(progress);
+                        break;
+                }
+            }
+        }
+
+        private void WriteBatchProgress(BatchProgress p)
+        {
+            // At most one record per 200 ms: Windows PowerShell renders each one slowly.
+            if (_progressShown && _progressClock.ElapsedMilliseconds < 200)
+            {
+                return;
+            }
+
+            _progressClock.Restart();
+            _progressShown = true;
+            var total = p.Total?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?";
+            var status = $"{p.Done}/{total} done, failed {p.Failed}, in flight {p.InFlight}, {p.ItemsPerMinute:0.#}/min"
+                + (p.WaitingOnRateLimit > 0 ? $", {p.WaitingOnRateLimit} waiting on rate limit" : string.Empty)
+                + (p.Retries > 0 ? $", {p.Retries} retries" : string.Empty);
+            var record = new ProgressRecord(ActivityId, Activity, status)
+            {
+                PercentComplete = p.Total is long t && t > 0 ? (int)Math.Min(100, p.Finished * 100 / t) : -1,
+                SecondsRemaining = p.Remaining is TimeSpan r ? (int)r.TotalSeconds : -1,
+                CurrentOperation = p.LastPrompt is null ? null : Shorten(p.LastPrompt),
+            };
+            WriteProgress(record);
+        }
+
+        private static string Shorten(string text) => text.Length <= 60 ? text : text.Substring(0, 60) + "…";
+
+        internal static ErrorRecord ItemRecord(ItemFailed failed)
+        {
+            var error = failed.Error;
+            var record = new ErrorRecord(
+                new AbstraktItemException($"Item {failed.Item.Index} failed ({error.Code}): {error.Message}", error),
+                ErrorIds.ItemFailed + "." + IdFor(error.Code),
+                CategoryFor(error),
+                failed.Item.Source ?? failed.Item.Prompt);
+            if (error.Kind == ErrorKind.ItemFatal && error.Code == ErrorCodes.InvalidInput)
+            {
+                record.ErrorDetails = new ErrorDetails(record.Exception.Message) { RecommendedAction = "Fix the item's input; Get-AbstraktModel -Id <model> shows the model's input schema." };
+            }
+
+            return record;
+        }
+
+        internal static ErrorRecord FatalRecord(BatchFatalException fatal)
+        {
+            var api = fatal.ApiError;
+            var id = api is null ? ErrorIds.JournalDiffers : ErrorIds.BatchFatal + "." + IdFor(api.Code);
+            var record = new ErrorRecord(fatal, id, api is null ? ErrorCategory.InvalidData : CategoryFor(api), null)
+            {
+                ErrorDetails = new ErrorDetails(fatal.Message)
+                {
+                    RecommendedAction = api?.Code switch
+                    {
+                        ErrorCodes.Unauthorized => "Check the key: Connect-Abstrakt -ApiKey (Read-Host -AsSecureString). The journal, if any, can be resumed.",
+                        ErrorCodes.QuotaExceeded => "Add credits to the account, then resume the batch with -Resume.",
+                        ErrorCodes.ModelNotFound => "List models with Get-AbstraktModel.",
+                        _ => "Resume the batch with -Resume once the cause is fixed.",
+                    },
+                },
+            };
+            return record;
+        }
+
+        internal static string IdFor(string code) => code switch
+        {
+            ErrorCodes.Unauthorized => "Unauthorized",
+            ErrorCodes.Forbidden => "Forbidden",
+            ErrorCodes.QuotaExceeded => "QuotaExceeded",
+            ErrorCodes.RateLimited => "RateLimited",
+            ErrorCodes.InvalidInput => "InvalidInput",
+            ErrorCodes.ModelNotFound => "ModelNotFound",
+            ErrorCodes.JobNotFound => "JobNotFound",
+            ErrorCodes.ModelUnavailable => "ModelUnavailable",
+            ErrorCodes.InferenceFailed => "InferenceFailed",
+            ErrorCodes.ProviderFailure => "ProviderFailure",
+            ErrorCodes.Timeout => "Timeout",
+            ErrorCodes.Deadline => "DeadlineExceeded",
+            ErrorCodes.BadResponse => "BadResponse",
+            _ => "TransportFault",
+        };
+
+        internal static ErrorCategory CategoryFor(AbstraktApiException error) => error.StatusCode switch
+        {
+            401 => ErrorCategory.AuthenticationError,
+            403 => ErrorCategory.PermissionDenied,
+            402 => ErrorCategory.QuotaExceeded,
+            404 => ErrorCategory.ObjectNotFound,
+            429 => ErrorCategory.LimitsExceeded,
+            400 => ErrorCategory.InvalidArgument,
+            _ => error.Code is ErrorCodes.Deadline or ErrorCodes.Timeout ? ErrorCategory.OperationTimeout
+                : error.Code == ErrorCodes.Transport ? ErrorCategory.ConnectionError
+                : ErrorCategory.InvalidResult,
+        };
+    }
+
+    /// <summary>The exception carried by an item's error record; its inner exception is the API failure.</summary>
+    public sealed class AbstraktItemException : Exception
+    {
+        /// <summary>Creates the exception.</summary>
+        /// <param name="message">What failed.</param>
+        /// <param name="inner">The API failure.</param>
+        public AbstraktItemException(string message, Exception inner)
+            : base(message, inner)
+        {
+        }
+    }
+}

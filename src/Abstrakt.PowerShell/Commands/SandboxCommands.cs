@@ -1,0 +1,93 @@
+using System;
+using System.Management.Automation;
+using Abstrakt.PowerShell.Output;
+using Abstrakt.PowerShell.Session;
+using Abstrakt.Sandbox;
+
+namespace Abstrakt.PowerShell.Commands
+{
+    /// <summary>
+    /// <para type="synopsis">Starts the local abstrakt sandbox on 127.0.0.1 and connects the session to it.</para>
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Start, "AbstraktSandbox")]
+    [OutputType(typeof(AbstraktSandbox))]
+    public sealed class StartAbstraktSandboxCommand : PSCmdlet
+    {
+        /// <summary>The plan: Free, Pro, Business or Unlimited.</summary>
+        [Parameter]
+        public SandboxTier Tier { get; set; } = SandboxTier.Pro;
+
+        /// <summary>Multiplies every model's latency; 0 answers at once.</summary>
+        [Parameter]
+        [ValidateRange(0.0, 100.0)]
+        public double LatencyScale { get; set; } = 1;
+
+        /// <summary>Shrinks the rate-limit window and retention (0.01: a minute lasts 0.6 s).</summary>
+        [Parameter]
+        [ValidateRange(0.0001, 100.0)]
+        public double TimeScale { get; set; } = 1;
+
+        /// <summary>Seconds a synchronous run waits before answering 202.</summary>
+        [Parameter]
+        [ValidateRange(0.0, 3600.0)]
+        public double SyncTimeoutSec { get; set; } = 55;
+
+        /// <summary>Share of API requests answered 500 or 503 (0 to 1).</summary>
+        [Parameter]
+        [ValidateRange(0.0, 1.0)]
+        public double TransientErrorRate { get; set; }
+
+        /// <summary>Share of jobs that end failed with INFERENCE_FAILED (0 to 1).</summary>
+        [Parameter]
+        [ValidateRange(0.0, 1.0)]
+        public double InferenceFailureRate { get; set; }
+
+        /// <summary>Seeds the fault injection, so a run can be reproduced.</summary>
+        [Parameter]
+        public int Seed { get; set; } = 1;
+
+        /// <summary>The port; 0 picks a free one.</summary>
+        [Parameter]
+        [ValidateRange(0, 65535)]
+        public int Port { get; set; }
+
+        /// <inheritdoc/>
+        protected override void EndProcessing()
+        {
+            var sandbox = SandboxServer.Start(new SandboxOptions
+            {
+                Tier = Tier,
+                LatencyScale = LatencyScale,
+                TimeScale = TimeScale,
+                SyncTimeout = TimeSpan.FromSeconds(SyncTimeoutSec),
+                Seed = Seed,
+                Port = Port,
+                Faults = new SandboxFaults { TransientErrorRate = TransientErrorRate, InferenceFailureRate = InferenceFailureRate },
+            });
+            AbstraktSession.SetSandbox(sandbox);
+            AbstraktSession.SetConnection(AbstraktSession.ConnectToSandbox(sandbox, owns: false));
+            WriteVerbose($"Sandbox listening on {sandbox.Uri} ({Tier}); the session is connected to it.");
+            WriteObject(new AbstraktSandbox(sandbox));
+        }
+    }
+
+    /// <summary>
+    /// <para type="synopsis">Stops the session's local sandbox.</para>
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Stop, "AbstraktSandbox")]
+    [OutputType(typeof(void))]
+    public sealed class StopAbstraktSandboxCommand : PSCmdlet
+    {
+        /// <inheritdoc/>
+        protected override void EndProcessing()
+        {
+            if (AbstraktSession.Sandbox is null)
+            {
+                WriteVerbose("No sandbox is running in this session.");
+                return;
+            }
+
+            AbstraktSession.SetSandbox(null);
+        }
+    }
+}

@@ -1,0 +1,214 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Management.Automation;
+using Abstrakt.Engine;
+using Abstrakt.PowerShell.Output;
+using Abstrakt.Sandbox;
+
+namespace Abstrakt.PowerShell.Commands
+{
+    /// <summary>
+    /// <para type="synopsis">Runs a batch of prompts: throttled, retried, resumable, streaming results as they complete.</para>
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Start, "AbstraktBatch", SupportsShouldProcess = true)]
+    [OutputType(typeof(AbstraktResult))]
+    public sealed class StartAbstraktBatchCommand : BatchCmdletBase
+    {
+        private long _whatIfItems;
+
+        /// <summary>A prompt string, or an object with Prompt and optional Model, ImageSize, NumImages, Seed, Id.</summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+        [AllowNull]
+        [AllowEmptyString]
+        public PSObject? InputObject { get; set; }
+
+        /// <summary>The model for items that name none.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ModelCompleter))]
+        public string Model { get; set; } = "flux-schnell";
+
+        /// <summary>A JSON-lines journal that records every item's life, so the batch can be resumed.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? JournalPath { get; set; }
+
+        /// <summary>Continue the batch recorded in -JournalPath: completed items are not run again.</summary>
+        [Parameter]
+        public SwitchParameter Resume { get; set; }
+
+        /// <summary>With -Resume, run again the items the journal records as failed.</summary>
+        [Parameter]
+        public SwitchParameter RetryFailed { get; set; }
+
+        /// <summary>The account's plan: the engine never runs more items at once than the plan allows, and paces to its rate.</summary>
+        [Parameter]
+        public SandboxTier? Tier { get; set; }
+
+        /// <inheritdoc/>
+        protected override string Activity => "abstrakt batch (" + Model + ")";
+
+        /// <inheritdoc/>
+        protected override string DefaultModel => Model;
+
+        private bool WhatIfOnly => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter s && s.IsPresent;
+
+        /// <inheritdoc/>
+        protected override void BeginProcessing()
+        {
+            if (Resume && JournalPath is null)
+            {
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Resume needs -JournalPath."), "AbstraktResumeNeedsJournal", ErrorCategory.InvalidArgument, null));
+            }
+
+            if (!WhatIfOnly)
+            {
+                StartBatch();
+            }
+        }
+
+        /// <inheritdoc/>
+        protected override void Configure(BatchOptions options)
+        {
+            options.JournalPath = JournalPath is null ? null : GetUnresolvedProviderPathFromPSPath(JournalPath);
+            options.Resume = Resume;
+            options.RetryFailed = RetryFailed;
+            if (Tier is SandboxTier tier)
+            {
+                options.PlanConcurrency = SandboxServer.Concurrency(tier);
+            }
+        }
+
+        /// <inheritdoc/>
+        protected override void ProcessRecord()
+        {
+            if (!TryRead(InputObject, out var prompt, out var model, out var input, out var id))
+            {
+                return;
+            }
+
+            if (WhatIfOnly)
+            {
+                _whatIfItems++;
+                return;
+            }
+
+            Submit(prompt, model, input, id, InputObject?.BaseObject);
+        }
+
+        /// <inheritdoc/>
+        protected override void EndProcessing()
+        {
+            if (WhatIfOnly)
+            {
+                var credits = ModelCompleter.CreditsOf(Model);
+                ShouldProcess($"{_whatIfItems} items on {Model}" + (credits is int c ? $", about {c * _whatIfItems} credits ({c} per output)" : string.Empty), "Start-AbstraktBatch");
+                return;
+            }
+
+            FinishBatch();
+        }
+
+        /// <summary>Reads one pipeline object; reports and skips (never drops silently) what cannot be an item.</summary>
+        private bool TryRead(PSObject? obj, out string prompt, out string? model, out Dictionary<string, object?> input, out string? id)
+        {
+            prompt = string.Empty;
+            model = null;
+            id = null;
+            input = new Dictionary<string, object?>(StringComparer.Ordinal);
+            var value = obj?.BaseObject;
+            if (value is null)
+            {
+                return Reject(ErrorIds.NullInput, "A pipeline item is null; each item needs a prompt.", obj);
+            }
+
+            if (value is string text)
+            {
+                prompt = text;
+            }
+            else
+            {
+                prompt = Property(obj!, "Prompt") as string ?? Convert(Property(obj!, "Prompt")) ?? string.Empty;
+                model = Convert(Property(obj!, "Model"));
+                id = Convert(Property(obj!, "Id"));
+                if (Convert(Property(obj!, "ImageSize")) is string size && size.Length > 0)
+                {
+                    input["image_size"] = size;
+                }
+
+                if (Property(obj!, "NumImages") is { } n && !(n is string ns && ns.Length == 0))
+                {
+                    input["num_images"] = LanguagePrimitives.ConvertTo<int>(n);
+                }
+
+                if (Property(obj!, "Seed") is { } seed && !(seed is string ss && ss.Length == 0))
+                {
+                    input["seed"] = LanguagePrimitives.ConvertTo<long>(seed);
+                }
+            }
+
+            if (string.IsNullOrWhiteSpace(prompt))
+            {
+                return Reject(ErrorIds.EmptyPrompt, "A pipeline item has an empty prompt.", obj);
+            }
+
+            if (HasUnpairedSurrogate(prompt))
+            {
+                return Reject(ErrorIds.InvalidInput, "A prompt contains an unpaired UTF-16 surrogate and cannot be sent as UTF-8.", obj);
+            }
+
+            return true;
+        }
+
+        private bool Reject(string errorId, string message, PSObject? obj)
+        {
+            SkipIndex();
+            WriteError(new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, obj?.BaseObject));
+            return false;
+        }
+
+        private static object? Property(PSObject obj, string name)
+        {
+            if (obj.BaseObject is IDictionary dictionary)
+            {
+                foreach (DictionaryEntry entry in dictionary)
+                {
+                    if (string.Equals(entry.Key?.ToString(), name, StringComparison.OrdinalIgnoreCase))
+                    {
+                        return entry.Value is PSObject p ? p.BaseObject : entry.Value;
+                    }
+                }
+
+                return null;
+            }
+
+            var value = obj.Properties[name]?.Value;
+            return value is PSObject ps ? ps.BaseObject : value;
+        }
+
+        private static string? Convert(object? value) => value is null ? null : LanguagePrimitives.ConvertTo<string>(value) is { Length: > 0 } s ? s : null;
+
+        private static bool HasUnpairedSurrogate(string text)
+        {
+            for (var i = 0; i < text.Length; i++)
+            {
+                if (char.IsHighSurrogate(text[i]))
+                {
+                    if (i + 1 >= text.Length || !char.IsLowSurrogate(text[i + 1]))
+                    {
+                        return true;
+                    }
+
+                    i++;
+                }
+                else if (char.IsLowSurrogate(text[i]))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+}
