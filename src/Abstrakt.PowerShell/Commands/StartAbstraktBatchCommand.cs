@@ -94,7 +94,7 @@ namespace Abstrakt.PowerShell.Commands
                 return;
             }
 
-            Submit(prompt, model, input, id, InputObject?.BaseObject);
+            Submit(prompt, model, input, id, InputObject);
         }
 
         /// <inheritdoc/>
@@ -164,7 +164,7 @@ namespace Abstrakt.PowerShell.Commands
         private bool Reject(string errorId, string message, PSObject? obj)
         {
             SkipIndex();
-            WriteError(new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, obj?.BaseObject));
+            WriteError(new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, obj));
             return false;
         }
 

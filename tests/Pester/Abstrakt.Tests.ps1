@@ -1,0 +1,61 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
+# Run after a build: ./build.ps1 -Task Build, Test (or Invoke-Pester ./tests/Pester).
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../../Abstrakt.psd1') -Force
+    $script:sandbox = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited
+}
+
+AfterAll {
+    Stop-AbstraktSandbox
+    Remove-Module Abstrakt -ErrorAction SilentlyContinue
+}
+
+Describe 'Start-AbstraktBatch' {
+    It 'returns one result per prompt' {
+        $results = 'a fox', 'a lake', 'a tree' | Start-AbstraktBatch -ThrottleLimit 2
+        $results | Should -HaveCount 3
+        $results.Status | Should -Not -Contain 'Failed'
+    }
+
+    It 'writes image files to the output directory' {
+        $out = Join-Path $TestDrive 'out'
+        'a lighthouse' | Start-AbstraktBatch -OutputDirectory $out
+        Get-ChildItem $out -Filter *.png | Should -HaveCount 1
+    }
+
+    It 'binds CSV columns by property name' {
+        $csv = Join-Path $TestDrive 'prompts.csv'
+        "Prompt,ImageSize,NumImages`na castle,square,2" | Set-Content $csv
+        $result = Import-Csv $csv | Start-AbstraktBatch
+        $result.Urls | Should -HaveCount 2
+    }
+
+    It 'reports a bad item as a non-terminating error with a stable id' {
+        $result = [pscustomobject]@{ Prompt = 'x'; NumImages = 9 } | Start-AbstraktBatch -ErrorVariable failed -ErrorAction SilentlyContinue
+        $result | Should -BeNullOrEmpty
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'AbstraktItemFailed.InvalidInput,*'
+        $failed[0].TargetObject.Prompt | Should -Be 'x'
+    }
+
+    It 'stops early when downstream takes only the first results' {
+        $first = 1..50 | ForEach-Object { "prompt $_" } | Start-AbstraktBatch | Select-Object -First 3
+        $first | Should -HaveCount 3
+    }
+
+    It 'counts items without sending them under -WhatIf' {
+        { 'a', 'b' | Start-AbstraktBatch -WhatIf } | Should -Not -Throw
+    }
+}
+
+Describe 'Get-AbstraktModel' {
+    It 'lists the catalogue' {
+        (Get-AbstraktModel).Id | Should -Contain 'flux-schnell'
+    }
+}
+
+Describe 'Job cmdlets' {
+    It 'pipes a submitted job to Wait-AbstraktJob' {
+        (Submit-AbstraktJob 'a pond' | Wait-AbstraktJob).Status | Should -Be 'Completed'
+    }
+}
