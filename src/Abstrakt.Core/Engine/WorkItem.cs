@@ -25,7 +25,8 @@ namespace Abstrakt.Engine
             Model = model;
             Input = input ?? new Dictionary<string, object?>();
             Source = source;
-            Id = string.IsNullOrWhiteSpace(id) ? DeriveId(index, Prompt, model, Input) : id!.Trim();
+            InputJson = Encoding.UTF8.GetString(JsonValues.ToUtf8(Input.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value)));
+            Id = string.IsNullOrWhiteSpace(id) ? DeriveId(index, Prompt, model, InputJson) : id!.Trim();
         }
 
         /// <summary>The 1-based position in the batch.</summary>
@@ -47,12 +48,12 @@ namespace Abstrakt.Engine
         public object? Source { get; }
 
         /// <summary>The JSON text of the per-item input, for the journal and comparisons.</summary>
-        public string InputJson => Encoding.UTF8.GetString(JsonValues.ToUtf8(Input.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value)));
+        public string InputJson { get; }
 
-        private static string DeriveId(long index, string prompt, string? model, IReadOnlyDictionary<string, object?> input)
+        private static string DeriveId(long index, string prompt, string? model, string inputJson)
         {
             using var sha = SHA256.Create();
-            var content = (model ?? string.Empty) + "\n" + prompt + "\n" + Encoding.UTF8.GetString(JsonValues.ToUtf8(input.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value)));
+            var content = (model ?? string.Empty) + "\n" + prompt + "\n" + inputJson;
             var hash = sha.ComputeHash(Encoding.UTF8.GetBytes(content));
             return index.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + string.Concat(hash.Take(4).Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
         }

@@ -1,5 +1,4 @@
 using System.Collections;
-using System.Collections.Generic;
 using System.Management.Automation;
 using Abstrakt.PowerShell.Output;
 
@@ -35,21 +34,9 @@ namespace Abstrakt.PowerShell.Commands
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
-            var input = new Dictionary<string, object?>();
-            foreach (DictionaryEntry entry in Input)
-            {
-                input[entry.Key.ToString()!] = entry.Value is PSObject p ? p.BaseObject : entry.Value;
-            }
-
+            var input = ModelInput.From(Input);
             var prompt = input.TryGetValue("prompt", out var value) && value is string s ? s : string.Empty;
-            input.Remove("prompt");
-            var item = new Dictionary<string, object?>(input);
-            if (prompt.Length > 0)
-            {
-                item["prompt"] = prompt;
-            }
-
-            Submit(prompt, null, item, null, Input);
+            Submit(prompt, null, input, null, Input);
         }
 
         /// <inheritdoc/>

@@ -36,14 +36,7 @@ namespace Abstrakt.PowerShell.Commands
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
-            var input = new Dictionary<string, object?>();
-            if (Input is not null)
-            {
-                foreach (DictionaryEntry entry in Input)
-                {
-                    input[entry.Key.ToString()!] = entry.Value is PSObject p ? p.BaseObject : entry.Value;
-                }
-            }
+            var input = ModelInput.From(Input);
 
             if (!string.IsNullOrEmpty(Prompt))
             {
