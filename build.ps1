@@ -38,8 +38,8 @@ $PackageFiles = @(
     'module/Abstrakt.PowerShell.dll'
     'module/Abstrakt.Core.dll'
     'module/Abstrakt.Format.ps1xml'
-    'module/en-US/Abstrakt.PowerShell.dll-Help.xml'
-    'module/en-US/about_Abstrakt.help.txt'
+    'en-US/Abstrakt.PowerShell.dll-Help.xml'
+    'en-US/about_Abstrakt.help.txt'
     'module/dependencies/*.dll'
     'LICENSE'
     'README.md'
@@ -49,7 +49,7 @@ foreach ($step in $Task) {
     switch ($step) {
         'Clean' {
             Invoke-Native dotnet @('clean', $solution, '-c', $Configuration, '--nologo', '-v', 'q')
-            foreach ($path in 'out', 'module/dependencies', 'module/Abstrakt.PowerShell.dll', 'module/Abstrakt.Core.dll') {
+            foreach ($path in 'out', 'en-US', 'module/dependencies', 'module/Abstrakt.PowerShell.dll', 'module/Abstrakt.Core.dll') {
                 Remove-Item -LiteralPath (Join-Path $root $path) -Recurse -Force -ErrorAction SilentlyContinue
             }
         }
