@@ -13,12 +13,19 @@ param(
     [string[]] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Release'
+    [string] $Configuration = 'Release',
+
+    # Package what the last build staged, without building again.
+    [switch] $NoBuild,
+
+    # Where Package writes Abstrakt/<version>/.
+    [string] $OutputPath = [IO.Path]::Combine($PSScriptRoot, 'out')
 )
 
 $ErrorActionPreference = 'Stop'
 $root = $PSScriptRoot
-$solution = Join-Path $root 'Abstrakt.PowerShell.sln'
+$solution = [IO.Path]::Combine($root, 'Abstrakt.PowerShell.sln')
+# File work uses .NET calls: they behave the same in pwsh 7, Windows PowerShell 5.1 and a bare hosted engine.
 
 function Invoke-Native([string] $Command, [string[]] $Arguments) {
     & $Command @Arguments
@@ -26,7 +33,7 @@ function Invoke-Native([string] $Command, [string[]] $Arguments) {
 }
 
 function Get-ModuleVersion {
-    $manifest = Join-Path $root 'Abstrakt.psd1'
+    $manifest = [IO.Path]::Combine($root, 'Abstrakt.psd1')
     $ast = [System.Management.Automation.Language.Parser]::ParseFile($manifest, [ref]$null, [ref]$null)
     $data = $ast.Find({ param($n) $n -is [System.Management.Automation.Language.HashtableAst] }, $false).SafeGetValue()
     $data.ModuleVersion
@@ -49,8 +56,12 @@ foreach ($step in $Task) {
     switch ($step) {
         'Clean' {
             Invoke-Native dotnet @('clean', $solution, '-c', $Configuration, '--nologo', '-v', 'q')
-            foreach ($path in 'out', 'en-US', 'module/dependencies', 'module/Abstrakt.PowerShell.dll', 'module/Abstrakt.Core.dll') {
-                Remove-Item -LiteralPath (Join-Path $root $path) -Recurse -Force -ErrorAction SilentlyContinue
+            foreach ($path in 'out', 'en-US', 'module/dependencies') {
+                $full = [IO.Path]::Combine($root, $path)
+                if ([IO.Directory]::Exists($full)) { [IO.Directory]::Delete($full, $true) }
+            }
+            foreach ($path in 'module/Abstrakt.PowerShell.dll', 'module/Abstrakt.Core.dll') {
+                [IO.File]::Delete([IO.Path]::Combine($root, $path))
             }
         }
         'Build' {
@@ -69,18 +80,22 @@ foreach ($step in $Task) {
             Invoke-Native $exe @('-NoProfile', '-NonInteractive', '-Command', $script)
         }
         'Package' {
-            Invoke-Native dotnet @('build', $solution, '-c', $Configuration, '--nologo')
+            if (-not $NoBuild) { Invoke-Native dotnet @('build', $solution, '-c', $Configuration, '--nologo') }
             $version = Get-ModuleVersion
-            $target = Join-Path $root "out/Abstrakt/$version"
-            Remove-Item -LiteralPath $target -Recurse -Force -ErrorAction SilentlyContinue
+            $target = [IO.Path]::Combine($OutputPath, 'Abstrakt', $version)
+            if ([IO.Directory]::Exists($target)) { [IO.Directory]::Delete($target, $true) }
             foreach ($pattern in $PackageFiles) {
-                $found = @(Get-ChildItem -Path (Join-Path $root $pattern) -File -ErrorAction SilentlyContinue)
+                $folder = [IO.Path]::GetDirectoryName($pattern)
+                $found = @()
+                $source = [IO.Path]::Combine($root, $folder)
+                if ([IO.Directory]::Exists($source)) { $found = @([IO.Directory]::GetFiles($source, [IO.Path]::GetFileName($pattern))) }
                 if ($found.Count -eq 0) { throw "Package: missing $pattern (build first?)" }
-                $destination = Join-Path $target (Split-Path $pattern -Parent)
-                New-Item -ItemType Directory -Force -Path $destination | Out-Null
-                $found | Copy-Item -Destination $destination
+                $destination = [IO.Directory]::CreateDirectory([IO.Path]::Combine($target, $folder)).FullName
+                foreach ($file in $found) {
+                    [IO.File]::Copy($file, [IO.Path]::Combine($destination, [IO.Path]::GetFileName($file)), $true)
+                }
             }
-            Write-Host "Packaged Abstrakt $version in $target"
+            $Host.UI.WriteLine("Packaged Abstrakt $version in $target")
         }
     }
 }
