@@ -134,6 +134,53 @@ public sealed class ClientTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("INFERENCE_FAILED", ErrorKind.ItemFatal)]
+    [InlineData("PROVIDER_FAILURE", ErrorKind.Retryable)]
+    [InlineData("TIMEOUT", ErrorKind.Retryable)]
+    public async Task Run_JobThatFails_CarriesTheCodeAndIsClassifiedAsTheSpecSays(string code, ErrorKind kind)
+    {
+        using var sandbox = SandboxServer.Start(new SandboxOptions
+        {
+            LatencyScale = 0,
+            Faults = new SandboxFaults
+            {
+                InferenceFailureRate = code == "INFERENCE_FAILED" ? 1 : 0,
+                ProviderFailureRate = code == "PROVIDER_FAILURE" ? 1 : 0,
+                JobTimeoutRate = code == "TIMEOUT" ? 1 : 0,
+            },
+        });
+        using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey });
+
+        var job = await client.RunAsync(new RunRequest { Model = "flux-schnell", Input = new Dictionary<string, object?> { ["prompt"] = "x" } });
+
+        Assert.Equal(JobStatus.Failed, job.Status);
+        Assert.Equal(code, job.ErrorCode);
+        Assert.False(string.IsNullOrEmpty(job.ErrorMessage));
+        Assert.Equal(kind, ErrorCodes.Classify(job.ErrorCode, null));
+        Assert.Equal(0, sandbox.Stats.CreditsCharged);
+    }
+
+    [Fact]
+    public async Task TransientFaults_503ModelUnavailableAnd500Html_AreRetryableWithStatusAndCode()
+    {
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Faults = new SandboxFaults { TransientErrorRate = 1 } });
+        using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey });
+
+        var seen = new Dictionary<int, AbstraktApiException>();
+        for (var i = 0; i < 40 && seen.Count < 2; i++)
+        {
+            var ex = await Assert.ThrowsAsync<AbstraktApiException>(() => client.GetJobAsync("job_x"));
+            seen[ex.StatusCode ?? 0] = ex;
+        }
+
+        Assert.Equal(ErrorCodes.ModelUnavailable, seen[503].Code);
+        Assert.Equal(ErrorKind.Retryable, seen[503].Kind);
+        Assert.Equal(ErrorCodes.Transport, seen[500].Code);
+        Assert.Equal(ErrorKind.Retryable, seen[500].Kind);
+        Assert.Contains("500 Internal Server Error", seen[500].Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RateLimited_Returns429WithRetryHintAndPausesTheClient()
     {

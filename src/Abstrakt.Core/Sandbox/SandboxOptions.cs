@@ -80,6 +80,9 @@ namespace Abstrakt.Sandbox
         /// <summary>Jobs that end failed with PROVIDER_FAILURE.</summary>
         public double ProviderFailureRate { get; set; }
 
+        /// <summary>Jobs that end failed with TIMEOUT (the model took too long).</summary>
+        public double JobTimeoutRate { get; set; }
+
         /// <summary>Deliver every webhook twice.</summary>
         public bool WebhookDuplicate { get; set; }
 

@@ -407,7 +407,10 @@ namespace Abstrakt.Sandbox
                     await Task.Delay(latency, job.Cancel.Token).ConfigureAwait(false);
                 }
 
-                string? failure = Roll(Faults.InferenceFailureRate) ? ErrorCodes.InferenceFailed : Roll(Faults.ProviderFailureRate) ? ErrorCodes.ProviderFailure : null;
+                string? failure = Roll(Faults.InferenceFailureRate) ? ErrorCodes.InferenceFailed
+                    : Roll(Faults.ProviderFailureRate) ? ErrorCodes.ProviderFailure
+                    : Roll(Faults.JobTimeoutRate) ? ErrorCodes.Timeout
+                    : null;
                 lock (job.Lock)
                 {
                     if (job.Status != JobStatus.Processing)
@@ -426,9 +429,12 @@ namespace Abstrakt.Sandbox
                     {
                         job.Status = JobStatus.Failed;
                         job.ErrorCode = failure;
-                        job.ErrorMessage = failure == ErrorCodes.InferenceFailed
-                            ? "The model failed on this input (a content filter may have rejected the prompt)."
-                            : "The upstream provider failed; try again.";
+                        job.ErrorMessage = failure switch
+                        {
+                            ErrorCodes.InferenceFailed => "The model failed on this input (a content filter may have rejected the prompt).",
+                            ErrorCodes.Timeout => "The model took too long.",
+                            _ => "The upstream provider failed; try again.",
+                        };
                         Refund(job);
                         Stats.Failed();
                     }
