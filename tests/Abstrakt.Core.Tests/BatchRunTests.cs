@@ -55,6 +55,45 @@ public sealed class BatchRunTests : IDisposable
     }
 
     [Fact]
+    public async Task Run_HundredThousandItems_StreamWithBoundedLookahead()
+    {
+        // Memory stays flat when the engine never holds more than a fixed window of items: the
+        // producer may run ahead of the results only by the input buffer, the workers and the
+        // event buffer, whatever the input's length. (Peak working set is measured in bench/.)
+        const int count = 100_000;
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited });
+        using var client = ClientFor(sandbox);
+        long produced = 0, finished = 0, maxAhead = 0, producedAtFirstResult = -1;
+
+        IEnumerable<WorkItem> Lazily()
+        {
+            for (var i = 1; i <= count; i++)
+            {
+                Interlocked.Increment(ref produced);
+                yield return new WorkItem(i, "streamed prompt " + i);
+            }
+        }
+
+        var options = new BatchOptions { ThrottleLimit = 16 };
+        await foreach (var e in BatchRun.RunAsync(client, options, Lazily()))
+        {
+            if (e is ItemCompleted or ItemFailed)
+            {
+                finished++;
+                if (producedAtFirstResult < 0) producedAtFirstResult = Interlocked.Read(ref produced);
+                maxAhead = Math.Max(maxAhead, Interlocked.Read(ref produced) - finished);
+            }
+        }
+
+        Assert.Equal(count, finished);
+        Assert.Equal(count, sandbox.Stats.JobsCreated);
+        // Input buffer (2 x 16) + 16 workers + 1024 buffered events + the item being fed.
+        var window = (2 * 16) + 16 + 1024 + 1;
+        Assert.True(maxAhead <= window, $"the producer ran {maxAhead} items ahead of the results (window {window})");
+        Assert.True(producedAtFirstResult <= window, $"{producedAtFirstResult} items were read before the first result");
+    }
+
+    [Fact]
     public async Task Run_TransientFaults_AreRetriedAndNoItemCreatesTwoJobs()
     {
         using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited, Seed = 42 });
