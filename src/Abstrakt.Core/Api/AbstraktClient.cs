@@ -305,7 +305,42 @@ namespace Abstrakt.Api
         private async Task<JsonDocument> SendAsync(HttpMethod method, string pathAndQuery, byte[]? body, string? idempotencyKey, CancellationToken cancellationToken)
         {
             var requestName = method.Method + " " + pathAndQuery.Split('?')[0];
+            var trace = CurrentTrace.Value;
+            var started = trace is null ? 0 : _options.Time.GetTimestamp();
             await Gate.WaitTurnAsync(cancellationToken).ConfigureAwait(false);
+            if (trace is not null)
+            {
+                var waited = _options.Time.GetElapsedTime(started);
+                if (waited >= TimeSpan.FromMilliseconds(50))
+                {
+                    trace($"waited {waited.TotalSeconds:0.0#} s for the rate limit before {requestName}");
+                }
+
+                started = _options.Time.GetTimestamp();
+            }
+
+            try
+            {
+                var result = await SendOnceAsync(method, pathAndQuery, requestName, body, idempotencyKey, cancellationToken).ConfigureAwait(false);
+                trace?.Invoke($"{requestName} -> 200 ({_options.Time.GetElapsedTime(started).TotalMilliseconds:0} ms)");
+                return result;
+            }
+            catch (AbstraktApiException ex) when (trace is not null)
+            {
+                var hint = ex.RetryAfter is TimeSpan r ? $", retry after {r.TotalSeconds:0.#} s" : string.Empty;
+                trace($"{requestName} -> {(ex.StatusCode is int s ? s.ToString(System.Globalization.CultureInfo.InvariantCulture) : "no response")} {ex.Code} ({_options.Time.GetElapsedTime(started).TotalMilliseconds:0} ms{hint})");
+                throw;
+            }
+        }
+
+        /// <summary>
+        /// Where this async flow's requests are described (method, path, status, time, rate-limit waits; never a
+        /// header). The engine sets it per item when the caller asked for verbose output.
+        /// </summary>
+        internal static AsyncLocal<Action<string>?> CurrentTrace { get; } = new AsyncLocal<Action<string>?>();
+
+        private async Task<JsonDocument> SendOnceAsync(HttpMethod method, string pathAndQuery, string requestName, byte[]? body, string? idempotencyKey, CancellationToken cancellationToken)
+        {
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_options.RequestTimeout);

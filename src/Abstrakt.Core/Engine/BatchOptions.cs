@@ -44,6 +44,9 @@ namespace Abstrakt.Engine
         /// <value>The default value is 200 ms.</value>
         public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
+        /// <summary>Describe every request of an item (method, path, status, time, rate-limit waits) as an <see cref="ItemNote"/>.</summary>
+        public bool TraceRequests { get; set; }
+
         /// <summary>The clock, injected so tests never sleep.</summary>
         public TimeProvider Time { get; set; } = TimeProvider.System;
 

@@ -36,6 +36,10 @@ namespace Abstrakt.Engine
         private readonly Channel<BatchEvent> _events = Channel.CreateBounded<BatchEvent>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.Wait });
         private readonly ResiliencePipeline _pipeline;
         private readonly ConcurrentDictionary<string, (WorkItem Item, string JobId)> _unfinishedJobs = new ConcurrentDictionary<string, (WorkItem, string)>(StringComparer.Ordinal);
+
+        // Creates sent and not yet answered (a synchronous run holds its answer until the job ends): on
+        // cancel, their job ids are learned by asking again with the same Idempotency-Key and sync:false.
+        private readonly ConcurrentDictionary<string, (WorkItem Item, RunRequest Request, int Resubmissions)> _creating = new ConcurrentDictionary<string, (WorkItem, RunRequest, int)>(StringComparer.Ordinal);
         private readonly string _batchId;
         private readonly long _startTimestamp;
         private long _accepted, _done, _failed, _inFlight, _retries, _credits;
@@ -302,6 +306,12 @@ namespace Abstrakt.Engine
         private async Task ProcessAsync(WorkItem item, CancellationToken token)
         {
             var state = new ItemState(_options.Time.GetTimestamp());
+            if (_options.TraceRequests)
+            {
+                // Flows into every request this item makes, retries and polls included.
+                AbstraktClient.CurrentTrace.Value = message => Note(item, message);
+            }
+
             if (!Resume(item, state))
             {
                 return;
@@ -458,7 +468,22 @@ namespace Abstrakt.Engine
 
             // Same item, same key: a create whose outcome is unknown is retried without creating a second job.
             var key = _batchId + ":" + item.Id + (state.Resubmissions > 0 ? ":" + state.Resubmissions : string.Empty);
-            var job = await _client.RunAsync(new RunRequest { Model = model, Input = input, IdempotencyKey = key }, token).ConfigureAwait(false);
+            var request = new RunRequest { Model = model, Input = input, IdempotencyKey = key };
+            JobInfo job;
+            _creating[item.Id] = (item, request, state.Resubmissions);
+            try
+            {
+                job = await _client.RunAsync(request, token).ConfigureAwait(false);
+            }
+            catch (Exception) when (!token.IsCancellationRequested)
+            {
+                _creating.TryRemove(item.Id, out _);
+                throw;
+            }
+
+            // Cancelled mid-create, the entry stays for CancelUnfinishedJobsAsync.
+            _creating.TryRemove(item.Id, out _);
+
             state.JobId = job.JobId;
             _journal?.Created(item.Id, job.JobId, state.Resubmissions);
             if (!job.IsTerminal)
@@ -585,7 +610,25 @@ namespace Abstrakt.Engine
                     // Best effort: the journal still has the job id, so a resume re-attaches to it.
                 }
             });
-            await Task.WhenAll(cancels).ConfigureAwait(false);
+            var pendingCreates = _creating.Values.ToList().Select(async pair =>
+            {
+                try
+                {
+                    var request = pair.Request;
+                    var job = await _client.RunAsync(new RunRequest { Model = request.Model, Input = request.Input, IdempotencyKey = request.IdempotencyKey, Sync = false }, budget.Token).ConfigureAwait(false);
+                    _journal?.Created(pair.Item.Id, job.JobId, pair.Resubmissions);
+                    if (!job.IsTerminal)
+                    {
+                        await _client.CancelJobAsync(job.JobId, budget.Token).ConfigureAwait(false);
+                        _journal?.Cancelled(pair.Item.Id, job.JobId);
+                    }
+                }
+                catch (Exception ex) when (ex is AbstraktApiException or OperationCanceledException)
+                {
+                    // Best effort, as above.
+                }
+            });
+            await Task.WhenAll(cancels.Concat(pendingCreates)).ConfigureAwait(false);
         }
 
         private void Note(WorkItem item, string message) => _events.Writer.TryWrite(new ItemNote { Item = item, Message = message });

@@ -68,6 +68,7 @@ namespace Abstrakt.PowerShell.Commands
                 ItemTimeout = TimeSpan.FromSeconds(TimeoutSec),
                 DefaultModel = DefaultModel,
                 OutputDirectory = OutputDirectory is null ? null : GetUnresolvedProviderPathFromPSPath(OutputDirectory),
+                TraceRequests = VerboseWanted(),
             };
             Configure(options);
             try
@@ -91,6 +92,17 @@ namespace Abstrakt.PowerShell.Commands
 
             WriteVerbose($"Batch started on {connection.Endpoint} with {_run!.Concurrency} at a time" + (_run.JournalPath is null ? "." : $", journal {_run.JournalPath}."));
             _progressClock.Start();
+        }
+
+        /// <summary>True when verbose output would be shown (-Verbose, or $VerbosePreference), so request tracing costs nothing otherwise.</summary>
+        private bool VerboseWanted()
+        {
+            if (MyInvocation.BoundParameters.TryGetValue("Verbose", out var v))
+            {
+                return v is SwitchParameter s && s.IsPresent;
+            }
+
+            return GetVariableValue("VerbosePreference") is ActionPreference p && p is ActionPreference.Continue or ActionPreference.Inquire;
         }
 
         /// <summary>Hands one item to the engine, writing what is ready while it waits.</summary>
