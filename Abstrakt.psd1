@@ -12,6 +12,7 @@
     FormatsToProcess       = @('module/Abstrakt.Format.ps1xml')
     CmdletsToExport        = @(
         'Connect-Abstrakt'
+        'ConvertFrom-AbstraktWebhook'
         'Disconnect-Abstrakt'
         'Get-AbstraktJob'
         'Get-AbstraktModel'
@@ -22,6 +23,7 @@
         'Stop-AbstraktJob'
         'Stop-AbstraktSandbox'
         'Submit-AbstraktJob'
+        'Test-AbstraktWebhookSignature'
         'Wait-AbstraktJob'
     )
     FunctionsToExport      = @()

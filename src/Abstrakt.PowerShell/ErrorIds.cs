@@ -22,5 +22,11 @@ namespace Abstrakt.PowerShell
         public const string JournalCorrupt = "AbstraktJournalCorrupt";
         public const string JournalDiffers = "AbstraktJournalDiffers";
         public const string NoSandbox = "AbstraktNoSandbox";
+        public const string ResumeNeedsJournal = "AbstraktResumeNeedsJournal";
+        public const string WebhookSecretMissing = "AbstraktWebhookSecretMissing";
+        public const string WebhookListenerFailed = "AbstraktWebhookListenerFailed";
+        public const string WebhookListenerNeedsUrl = "AbstraktWebhookListenerNeedsUrl";
+        public const string WebhookSignatureInvalid = "AbstraktWebhookSignatureInvalid";
+        public const string WebhookMalformed = "AbstraktWebhookMalformed";
     }
 }

@@ -59,3 +59,26 @@ Describe 'Job cmdlets' {
         (Submit-AbstraktJob 'a pond' | Wait-AbstraktJob).Status | Should -Be 'Completed'
     }
 }
+
+Describe 'Webhooks' {
+    BeforeAll {
+        $secret = 'whsec_pester'
+        $body = '{"job_id":"job_1","status":"succeeded","model_id":"flux-dev","output":{"items":[{"url":"http://127.0.0.1/a.png"}]},"credits_used":3}'
+        $ts = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
+        $hmac = [System.Security.Cryptography.HMACSHA256]::new([Text.Encoding]::UTF8.GetBytes($secret))
+        $signature = [Convert]::ToHexString($hmac.ComputeHash([Text.Encoding]::UTF8.GetBytes("$ts.$body"))).ToLowerInvariant()
+    }
+
+    It 'accepts a good signature' {
+        Test-AbstraktWebhookSignature -Body $body -Timestamp $ts -Signature $signature -Secret $secret | Should -BeTrue
+    }
+
+    It 'rejects a tampered body' {
+        Test-AbstraktWebhookSignature -Body ($body + ' ') -Timestamp $ts -Signature $signature -Secret $secret | Should -BeFalse
+    }
+
+    It 'converts a verified delivery into a result' {
+        $headers = @{ 'X-Abstrakt-Timestamp' = "$ts"; 'X-Abstrakt-Signature' = $signature }
+        (ConvertFrom-AbstraktWebhook -Body $body -Headers $headers -Secret $secret).JobId | Should -Be 'job_1'
+    }
+}

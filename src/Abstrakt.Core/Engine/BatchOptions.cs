@@ -44,6 +44,16 @@ namespace Abstrakt.Engine
         /// <value>The default value is 200 ms.</value>
         public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
+        /// <summary>Submit every item with this webhook URL (sync:false). Without <see cref="Webhooks"/>, items end as soon as their job is created.</summary>
+        public Uri? WebhookUrl { get; set; }
+
+        /// <summary>Verified deliveries to complete items from; polling takes over for a job whose delivery is late.</summary>
+        public Webhooks.WebhookInbox? Webhooks { get; set; }
+
+        /// <summary>How long to wait for a job's delivery before polling it.</summary>
+        /// <value>The default value is 2 minutes.</value>
+        public TimeSpan WebhookWait { get; set; } = TimeSpan.FromMinutes(2);
+
         /// <summary>Describe every request of an item (method, path, status, time, rate-limit waits) as an <see cref="ItemNote"/>.</summary>
         public bool TraceRequests { get; set; }
 

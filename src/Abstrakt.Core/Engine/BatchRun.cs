@@ -323,7 +323,11 @@ namespace Abstrakt.Engine
             try
             {
                 var result = await _pipeline.ExecuteAsync((ctx, s) => new ValueTask<ItemCompleted>(AttemptAsync(item, s, ctx.CancellationToken)), context, state).ConfigureAwait(false);
-                _journal?.Completed(result);
+                if (!result.Submitted)
+                {
+                    _journal?.Completed(result);
+                }
+
                 Interlocked.Increment(ref _done);
                 Interlocked.Add(ref _credits, result.CreditsUsed);
                 await EmitAsync(result).ConfigureAwait(false);
@@ -424,6 +428,22 @@ namespace Abstrakt.Engine
                 job = await CreateAsync(item, model, state, token).ConfigureAwait(false);
             }
 
+            if (!job.IsTerminal && _options.WebhookUrl is not null && _options.Webhooks is null)
+            {
+                // Submit-only: a receiver elsewhere collects the result; the journal has the job id.
+                _unfinishedJobs.TryRemove(item.Id, out _);
+                return new ItemCompleted { Item = item, Model = job.ModelId ?? model, JobId = job.JobId, Attempts = state.Attempts, Duration = _options.Time.GetElapsedTime(state.Started), Submitted = true };
+            }
+
+            if (!job.IsTerminal && _options.Webhooks is { } inbox)
+            {
+                job = await inbox.WaitAsync(job.JobId, _options.WebhookWait, token).ConfigureAwait(false) ?? job;
+                if (!job.IsTerminal)
+                {
+                    Note(item, $"no webhook for job {job.JobId} within {_options.WebhookWait.TotalSeconds:0.#} s; polling");
+                }
+            }
+
             if (!job.IsTerminal)
             {
                 Note(item, $"job {job.JobId} is {job.Status.ToString().ToLowerInvariant()}; polling");
@@ -468,7 +488,7 @@ namespace Abstrakt.Engine
 
             // Same item, same key: a create whose outcome is unknown is retried without creating a second job.
             var key = _batchId + ":" + item.Id + (state.Resubmissions > 0 ? ":" + state.Resubmissions : string.Empty);
-            var request = new RunRequest { Model = model, Input = input, IdempotencyKey = key };
+            var request = new RunRequest { Model = model, Input = input, IdempotencyKey = key, WebhookUrl = _options.WebhookUrl };
             JobInfo job;
             _creating[item.Id] = (item, request, state.Resubmissions);
             try

@@ -93,6 +93,9 @@ namespace Abstrakt.Engine
 
         /// <summary>True when the result came from the journal of an earlier run, not from this one.</summary>
         public bool FromJournal { get; init; }
+
+        /// <summary>Submitted with a webhook URL and not waited for: the job runs on, its result goes to the webhook.</summary>
+        public bool Submitted { get; init; }
     }
 
     /// <summary>An item failed; the batch goes on.</summary>

@@ -51,9 +51,15 @@ namespace Abstrakt.PowerShell.Commands
         /// <summary>The model items use when they name none.</summary>
         protected abstract string DefaultModel { get; }
 
-        /// <summary>Lets a derived cmdlet add journal or plan settings.</summary>
+        /// <summary>Lets a derived cmdlet add journal, plan or webhook settings.</summary>
         /// <param name="options">The options built from the common parameters.</param>
-        protected virtual void Configure(BatchOptions options)
+        /// <param name="connection">The connection the batch runs on.</param>
+        private protected virtual void Configure(BatchOptions options, AbstraktConnection connection)
+        {
+        }
+
+        /// <summary>Lets a derived cmdlet release what it started for the batch (a webhook listener).</summary>
+        private protected virtual void Release()
         {
         }
 
@@ -70,7 +76,7 @@ namespace Abstrakt.PowerShell.Commands
                 OutputDirectory = OutputDirectory is null ? null : GetUnresolvedProviderPathFromPSPath(OutputDirectory),
                 TraceRequests = VerboseWanted(),
             };
-            Configure(options);
+            Configure(options, connection);
             try
             {
                 _run = BatchRun.Start(connection.Client, options, _stop.Token);
@@ -166,6 +172,7 @@ namespace Abstrakt.PowerShell.Commands
         {
             _stop.Cancel();
             _run?.Dispose();
+            Release();
             _stop.Dispose();
             GC.SuppressFinalize(this);
         }
@@ -189,6 +196,9 @@ namespace Abstrakt.PowerShell.Commands
             {
                 switch (e)
                 {
+                    case ItemCompleted { Submitted: true } submitted:
+                        WriteObject(new AbstraktJob(new JobInfo { JobId = submitted.JobId, Status = JobStatus.Processing, ModelId = submitted.Model }));
+                        break;
                     case ItemCompleted completed:
                         WriteObject(new AbstraktResult(completed));
                         break;

@@ -2,7 +2,11 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 using System.Management.Automation;
+using System.Security;
+using Abstrakt.Api;
 using Abstrakt.Engine;
+using Abstrakt.PowerShell.Session;
+using Abstrakt.Webhooks;
 using Abstrakt.PowerShell.Output;
 using Abstrakt.Sandbox;
 
@@ -46,6 +50,27 @@ namespace Abstrakt.PowerShell.Commands
         [Parameter]
         public SandboxTier? Tier { get; set; }
 
+        /// <summary>Submit every item with this webhook URL; the service posts each finished job there.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public Uri? WebhookUrl { get; set; }
+
+        /// <summary>A local HttpListener prefix that receives the deliveries made to -WebhookUrl.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? WebhookListener { get; set; }
+
+        /// <summary>The secret deliveries are signed with. Default: the sandbox's, or $env:ABSTRAKT_WEBHOOK_SECRET.</summary>
+        [Parameter]
+        public SecureString? WebhookSecret { get; set; }
+
+        /// <summary>Seconds to wait for a job's delivery before polling it instead.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int WebhookWaitSec { get; set; } = 120;
+
+        private Abstrakt.Webhooks.WebhookListener? _listener;
+
         /// <inheritdoc/>
         protected override string Activity => "abstrakt batch (" + Model + ")";
 
@@ -59,7 +84,12 @@ namespace Abstrakt.PowerShell.Commands
         {
             if (Resume && JournalPath is null)
             {
-                ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Resume needs -JournalPath."), "AbstraktResumeNeedsJournal", ErrorCategory.InvalidArgument, null));
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Resume needs -JournalPath."), ErrorIds.ResumeNeedsJournal, ErrorCategory.InvalidArgument, null));
+            }
+
+            if (WebhookListener is not null && WebhookUrl is null)
+            {
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException("-WebhookListener receives what the service posts to -WebhookUrl: pass -WebhookUrl too."), ErrorIds.WebhookListenerNeedsUrl, ErrorCategory.InvalidArgument, null));
             }
 
             if (!WhatIfOnly)
@@ -69,8 +99,38 @@ namespace Abstrakt.PowerShell.Commands
         }
 
         /// <inheritdoc/>
-        protected override void Configure(BatchOptions options)
+        private protected override void Configure(BatchOptions options, AbstraktConnection connection)
         {
+            options.WebhookUrl = WebhookUrl;
+            options.WebhookWait = TimeSpan.FromSeconds(WebhookWaitSec);
+            if (WebhookListener is not null)
+            {
+                var secret = WebhookSecret is not null ? new Secret(SecureText.Reveal(WebhookSecret))
+                    : connection.Sandbox?.WebhookSecret
+                    ?? (Environment.GetEnvironmentVariable(WebhookSecretVariable) is { Length: > 0 } fromEnv ? new Secret(fromEnv) : null);
+                if (secret is null)
+                {
+                    ThrowTerminatingError(new ErrorRecord(
+                        new ArgumentException($"-WebhookListener needs the webhook secret to verify deliveries: pass -WebhookSecret or set ${WebhookSecretVariable}."),
+                        ErrorIds.WebhookSecretMissing,
+                        ErrorCategory.InvalidArgument,
+                        null));
+                }
+
+                var inbox = new WebhookInbox(secret!);
+                try
+                {
+                    _listener = new Abstrakt.Webhooks.WebhookListener(WebhookListener, inbox);
+                }
+                catch (ArgumentException ex)
+                {
+                    ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.WebhookListenerFailed, ErrorCategory.ResourceUnavailable, WebhookListener));
+                }
+
+                options.Webhooks = inbox;
+                WriteVerbose($"Receiving webhooks on {_listener!.Prefix}.");
+            }
+
             options.JournalPath = JournalPath is null ? null : GetUnresolvedProviderPathFromPSPath(JournalPath);
             options.Resume = Resume;
             options.RetryFailed = RetryFailed;
@@ -79,6 +139,12 @@ namespace Abstrakt.PowerShell.Commands
                 options.PlanConcurrency = SandboxServer.Concurrency(tier);
             }
         }
+
+        /// <summary>The environment variable holding the webhook secret.</summary>
+        public const string WebhookSecretVariable = "ABSTRAKT_WEBHOOK_SECRET";
+
+        /// <inheritdoc/>
+        private protected override void Release() => _listener?.Dispose();
 
         /// <inheritdoc/>
         protected override void ProcessRecord()

@@ -24,6 +24,20 @@ namespace Abstrakt.PowerShell.Output
             CreditsUsed = e.CreditsUsed;
         }
 
+        /// <summary>A job that a webhook delivered (ConvertFrom-AbstraktWebhook): no batch position or prompt.</summary>
+        internal AbstraktResult(JobInfo job)
+        {
+            Id = job.JobId;
+            Prompt = string.Empty;
+            Model = job.ModelId ?? string.Empty;
+            Status = "Completed";
+            JobId = job.JobId;
+            Urls = job.Outputs.Select(o => o.Url).ToArray();
+            Files = Array.Empty<string>();
+            Duration = job.Duration ?? TimeSpan.Zero;
+            CreditsUsed = job.CreditsUsed ?? 0;
+        }
+
         /// <summary>The 1-based position in the input.</summary>
         public long Index { get; }
 
