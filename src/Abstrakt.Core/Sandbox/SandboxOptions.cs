@@ -25,6 +25,9 @@ namespace Abstrakt.Sandbox
         /// <value>The default value is <see cref="SandboxTier.Pro"/>.</value>
         public SandboxTier Tier { get; set; } = SandboxTier.Pro;
 
+        /// <summary>Requests per minute instead of the plan's (benchmarks of a given limit); null keeps the plan's.</summary>
+        public int? RequestsPerMinute { get; set; }
+
         /// <summary>Multiplies every model's latency: 0 answers at once (tests), 1 is realistic.</summary>
         /// <value>The default value is 1.</value>
         public double LatencyScale { get; set; } = 1;

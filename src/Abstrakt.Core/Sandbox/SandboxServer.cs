@@ -67,7 +67,7 @@ namespace Abstrakt.Sandbox
         public TimeSpan RateLimitWindow => TimeSpan.FromTicks((long)(TimeSpan.FromMinutes(1).Ticks * _options.TimeScale));
 
         /// <summary>Requests per window for the plan; null when unlimited.</summary>
-        public int? RequestsPerWindow => RequestsPerMinute(_options.Tier);
+        public int? RequestsPerWindow => _options.RequestsPerMinute ?? RequestsPerMinute(_options.Tier);
 
         /// <summary>Starts a sandbox on 127.0.0.1.</summary>
         /// <param name="options">How it behaves; null for the defaults.</param>

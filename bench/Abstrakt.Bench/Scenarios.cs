@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using Abstrakt.Api;
+using Abstrakt.Engine;
+
+namespace Abstrakt.Bench;
+
+/// <summary>One row of the table.</summary>
+internal sealed record Row(string Scenario, string Setup, string Measured, string Target, string Verdict);
+
+/// <summary>The whole-batch scenarios of issue #7, each against a sandbox in a child process over loopback HTTP.</summary>
+internal static class Scenarios
+{
+    private sealed record Outcome(TimeSpan Elapsed, long Completed, long Failed, TimeSpan Cpu, long Allocated);
+
+    private static AbstraktClient Client(ChildSandbox sandbox, TimeSpan? window = null) => new(new AbstraktClientOptions
+    {
+        Endpoint = sandbox.Uri,
+        ApiKey = sandbox.ApiKey,
+        MaxConnections = 256,
+        RateLimitWindow = window ?? TimeSpan.FromMinutes(1),
+    });
+
+    private static async Task<Outcome> RunAsync(AbstraktClient client, BatchOptions options, IEnumerable<WorkItem> items)
+    {
+        var process = Process.GetCurrentProcess();
+        GC.Collect();
+        var cpu0 = process.TotalProcessorTime;
+        var alloc0 = GC.GetTotalAllocatedBytes(true);
+        var watch = Stopwatch.StartNew();
+        long completed = 0, failed = 0;
+        await foreach (var e in BatchRun.RunAsync(client, options, items))
+        {
+            if (e is ItemCompleted) completed++;
+            else if (e is ItemFailed) failed++;
+        }
+
+        watch.Stop();
+        process.Refresh();
+        return new Outcome(watch.Elapsed, completed, failed, process.TotalProcessorTime - cpu0, GC.GetTotalAllocatedBytes(true) - alloc0);
+    }
+
+    private static IEnumerable<WorkItem> Items(int n) => Enumerable.Range(1, n).Select(i => new WorkItem(i, "benchmark prompt number " + i));
+
+    public static async Task<Row> ThroughputAsync()
+    {
+        const int n = 2000, t = 50;
+        var latency = TimeSpan.FromMilliseconds(100);
+        using var sandbox = ChildSandbox.Start("latency-ms=100");
+        using var client = Client(sandbox);
+        await RunAsync(client, new BatchOptions { ThrottleLimit = t }, Items(100)); // warm-up: JIT, connections
+        var o = await RunAsync(client, new BatchOptions { ThrottleLimit = t }, Items(n));
+        var ideal = TimeSpan.FromTicks(latency.Ticks * n / t);
+        var ratio = o.Elapsed / ideal;
+        return new Row("1. Throughput", $"{n} items, latency 100 ms, ThrottleLimit {t}", $"{o.Elapsed.TotalSeconds:0.00} s vs ideal {ideal.TotalSeconds:0.00} s = **{ratio:0.000}**; {o.Completed} done", "≤ 1.05", ratio <= 1.05 ? "met" : "missed");
+    }
+
+    public static async Task<Row> OverheadEngineAsync()
+    {
+        const int n = 20000;
+        using var sandbox = ChildSandbox.Start();
+        using var client = Client(sandbox);
+        await RunAsync(client, new BatchOptions { ThrottleLimit = 64 }, Items(500));
+        var o = await RunAsync(client, new BatchOptions { ThrottleLimit = 64 }, Items(n));
+        return new Row("2a. Overhead, engine", $"{n} items, latency 0, ThrottleLimit 64", $"**{o.Cpu.TotalMicroseconds / n:0} µs CPU** and **{o.Allocated / n / 1024.0:0.0} KB allocated** per item; {n / o.Elapsed.TotalSeconds:0} items/s", "figures", "-");
+    }
+
+    public static Row OverheadHosted(string repoRoot)
+    {
+        const int n = 5000;
+        using var sandbox = ChildSandbox.Start();
+        var state = InitialSessionState.CreateDefault2();
+        state.ImportPSModule(Path.Combine(repoRoot, "Abstrakt.psd1"));
+        using var runspace = RunspaceFactory.CreateRunspace(state);
+        runspace.Open();
+        void Run(string script)
+        {
+            using var ps = PowerShell.Create();
+            ps.Runspace = runspace;
+            ps.AddScript(script);
+            ps.AddParameter("x", null);
+            ps.Invoke();
+            if (ps.HadErrors) throw new InvalidOperationException(string.Join("; ", ps.Streams.Error));
+        }
+
+        using (var ps = PowerShell.Create())
+        {
+            ps.Runspace = runspace;
+            ps.AddScript("param($uri, $key) Connect-Abstrakt -Endpoint $uri -ApiKey ([System.Net.NetworkCredential]::new('', $key).SecurePassword) -Tier Unlimited");
+            ps.AddArgument(sandbox.Uri);
+            ps.AddArgument(sandbox.ApiKey.Reveal());
+            ps.Invoke();
+        }
+
+        Run("1..500 | ForEach-Object { \"warm $_\" } | Start-AbstraktBatch -ThrottleLimit 64 | Out-Null");
+        var process = Process.GetCurrentProcess();
+        GC.Collect();
+        var cpu0 = process.TotalProcessorTime;
+        var alloc0 = GC.GetTotalAllocatedBytes(true);
+        var watch = Stopwatch.StartNew();
+        Run($"1..{n} | ForEach-Object {{ \"benchmark prompt number $_\" }} | Start-AbstraktBatch -ThrottleLimit 64 | Out-Null");
+        watch.Stop();
+        process.Refresh();
+        var cpu = process.TotalProcessorTime - cpu0;
+        var alloc = GC.GetTotalAllocatedBytes(true) - alloc0;
+        return new Row("2b. Overhead, Start-AbstraktBatch", $"{n} items in a hosted engine, latency 0, ThrottleLimit 64", $"**{cpu.TotalMicroseconds / n:0} µs CPU** and **{alloc / n / 1024.0:0.0} KB allocated** per item (pipeline and ForEach-Object included); {n / watch.Elapsed.TotalSeconds:0} items/s", "figures", "-");
+    }
+
+    /// <summary>Each size in its own process: peak working set is a per-process figure.</summary>
+    public static Row Scale()
+    {
+        using var sandbox = ChildSandbox.Start();
+        var peaks = new Dictionary<int, long>();
+        foreach (var n in new[] { 10_000, 100_000 })
+        {
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (var a in new[] { typeof(Scenarios).Assembly.Location, "scale-run", n.ToString(), sandbox.Uri.ToString(), sandbox.ApiKey.Reveal() }) start.ArgumentList.Add(a);
+            using var child = Process.Start(start)!;
+            var output = child.StandardOutput.ReadToEnd();
+            child.WaitForExit();
+            peaks[n] = long.Parse(output.Trim().Split('\n')[^1]);
+        }
+
+        var ratio = (double)peaks[100_000] / peaks[10_000];
+        return new Row("3. Scale", "10,000 and 100,000 items streamed from a file, latency 0, ThrottleLimit 64", $"peak working set {peaks[10_000] / 1048576.0:0} MB and {peaks[100_000] / 1048576.0:0} MB = **{ratio:0.00}×**", "≤ 1.2×", ratio <= 1.2 ? "met" : "missed");
+    }
+
+    /// <summary>The child's side of <see cref="Scale"/>.</summary>
+    public static async Task<int> ScaleRunAsync(int n, Uri uri, string key)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"abstrakt-bench-{n}-{Environment.ProcessId}.txt");
+        File.WriteAllLines(file, Enumerable.Range(1, n).Select(i => "streamed benchmark prompt number " + i));
+        try
+        {
+            using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = uri, ApiKey = new Secret(key), MaxConnections = 256 });
+            var index = 0L;
+            var items = File.ReadLines(file).Select(line => new WorkItem(++index, line));
+            var o = await RunAsync(client, new BatchOptions { ThrottleLimit = 64 }, items);
+            if (o.Completed != n) throw new InvalidOperationException($"{o.Completed} of {n} completed");
+            Console.WriteLine(Process.GetCurrentProcess().PeakWorkingSet64);
+            return 0;
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    public static async Task<Row> RateLimitAsync()
+    {
+        const int n = 1200, rpm = 600;
+        const double timeScale = 0.2; // a minute lasts 12 s: the gate's 2% margin (240 ms) then exceeds this loaded machine's scheduling jitter
+        using var sandbox = ChildSandbox.Start($"rpm={rpm}", $"time-scale={timeScale}");
+        var window = TimeSpan.FromMinutes(timeScale);
+        using var client = Client(sandbox, window);
+        var o = await RunAsync(client, new BatchOptions { ThrottleLimit = 50, MaxRetry = 10 }, Items(n));
+        var stats = sandbox.Stats();
+        var ideal = TimeSpan.FromTicks(window.Ticks * n / rpm);
+        var ratio = o.Elapsed / ideal;
+        var floor = TimeSpan.FromTicks(window.Ticks * (n - rpm) / rpm);
+        var share = stats.GetProperty("rate_limited").GetDouble() / stats.GetProperty("requests_total").GetDouble();
+        return new Row("4. Rate limit", $"{n} items, limit {rpm}/min learnt from X-RateLimit-Limit, time scale {timeScale} (a minute lasts {window.TotalSeconds:0} s), ThrottleLimit 50",
+            $"{o.Elapsed.TotalSeconds:0.00} s vs ideal N/R {ideal.TotalSeconds:0.00} s = **{ratio:0.000}** (a sliding window lets the first R requests go at once, so the true floor is (N−R)/R = {floor.TotalSeconds:0.00} s: **{o.Elapsed / floor:0.000}** of it); **{share:P2}** of {stats.GetProperty("requests_total").GetInt64()} requests answered 429; {o.Completed} done",
+            "≤ 1.05 and ≤ 2%", ratio <= 1.05 && share <= 0.02 ? "met" : "missed");
+    }
+
+    public static async Task<Row> RetryStormAsync()
+    {
+        const int n = 1000, t = 50;
+        using var sandbox = ChildSandbox.Start("latency-ms=50", "transient=0.2", "seed=7");
+        using var client = Client(sandbox);
+        var retryBase = TimeSpan.FromMilliseconds(100);
+        var o = await RunAsync(client, new BatchOptions { ThrottleLimit = t, MaxRetry = 5, RetryBaseDelay = retryBase }, Items(n));
+        var ideal = TimeSpan.FromTicks(TimeSpan.FromMilliseconds(50).Ticks * n / t);
+        return new Row("5. Retry storm", $"{n} items, 20% of requests answered 500/503, MaxRetry 5, retry base delay {retryBase.TotalMilliseconds:0} ms, latency 50 ms, ThrottleLimit {t}",
+            $"**{(double)o.Completed / n:P1} completed** ({o.Failed} failed); {o.Elapsed.TotalSeconds:0.00} s vs fault-free ideal {ideal.TotalSeconds:0.00} s = **{o.Elapsed / ideal:0.00}**",
+            "figures", "-");
+    }
+}
