@@ -42,8 +42,9 @@ internal sealed class ChildSandbox : IDisposable
         var options = new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited };
         foreach (var setting in settings)
         {
-            var (name, value) = (setting.Split('=')[0], setting.Split('=')[1]);
-            switch (name)
+            var parts = setting.Split('=', 2);
+            var value = parts[1];
+            switch (parts[0])
             {
                 case "latency-ms": options.FixedLatency = TimeSpan.FromMilliseconds(double.Parse(value)); break;
                 case "tier": options.Tier = Enum.Parse<SandboxTier>(value); break;
@@ -51,7 +52,7 @@ internal sealed class ChildSandbox : IDisposable
                 case "time-scale": options.TimeScale = double.Parse(value); break;
                 case "transient": options.Faults.TransientErrorRate = double.Parse(value); break;
                 case "seed": options.Seed = int.Parse(value); break;
-                default: throw new ArgumentException("unknown sandbox setting " + name);
+                default: throw new ArgumentException("unknown sandbox setting " + parts[0]);
             }
         }
 

@@ -79,7 +79,6 @@ internal static class Scenarios
             using var ps = PowerShell.Create();
             ps.Runspace = runspace;
             ps.AddScript(script);
-            ps.AddParameter("x", null);
             ps.Invoke();
             if (ps.HadErrors) throw new InvalidOperationException(string.Join("; ", ps.Streams.Error));
         }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace Abstrakt.Core.Tests;
@@ -7,47 +6,21 @@ namespace Abstrakt.Core.Tests;
 /// <summary>A fake service on 127.0.0.1 that answers every run with one kind of garbage.</summary>
 public sealed class GarbageServer : IDisposable
 {
-    private readonly HttpListener _listener = new();
-    private readonly string _kind;
+    private readonly TestListener _listener;
 
     public GarbageServer(string kind)
     {
-        _kind = kind;
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        Uri = new Uri($"http://127.0.0.1:{port}/");
-        _listener.Prefixes.Add(Uri.ToString());
-        _listener.Start();
-        _ = Task.Run(LoopAsync);
-    }
-
-    public Uri Uri { get; }
-
-    private async Task LoopAsync()
-    {
-        while (_listener.IsListening)
+        var (status, type, body) = kind switch
         {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            var (status, type, body) = _kind switch
-            {
-                "malformed" => (200, "application/json", "{\"job_id\": \"job_"),
-                "html502" => (502, "text/html", "<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"),
-                "empty200" => (200, "application/json", ""),
-                "huge" => (200, "application/json", "{\"pad\":\"" + new string('x', 2 * 1024 * 1024) + "\"}"),
-                _ => (200, "application/json", "{\"job_id\":\"job_1\",\"status\":\"completed\",\"model_id\":\"flux-schnell\",\"output\":{\"items\":[{\"url\":\"file:///etc/passwd\"}]},\"credits_used\":1}"),
-            };
-            var bytes = Encoding.UTF8.GetBytes(body);
+            "malformed" => (200, "application/json", "{\"job_id\": \"job_"),
+            "html502" => (502, "text/html", "<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"),
+            "empty200" => (200, "application/json", ""),
+            "huge" => (200, "application/json", "{\"pad\":\"" + new string('x', 2 * 1024 * 1024) + "\"}"),
+            _ => (200, "application/json", "{\"job_id\":\"job_1\",\"status\":\"completed\",\"model_id\":\"flux-schnell\",\"output\":{\"items\":[{\"url\":\"file:///etc/passwd\"}]},\"credits_used\":1}"),
+        };
+        var bytes = Encoding.UTF8.GetBytes(body);
+        _listener = new TestListener(string.Empty, async context =>
+        {
             context.Response.StatusCode = status;
             context.Response.ContentType = type;
             try
@@ -59,8 +32,10 @@ public sealed class GarbageServer : IDisposable
             {
                 // The client stopped reading (the size cap): fine.
             }
-        }
+        });
     }
 
-    public void Dispose() => _listener.Close();
+    public Uri Uri => _listener.Url;
+
+    public void Dispose() => _listener.Dispose();
 }

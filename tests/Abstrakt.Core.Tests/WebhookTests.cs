@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Abstrakt.Api;
 using Abstrakt.Engine;
@@ -18,15 +17,6 @@ public sealed class WebhookTests
         var bytes = Encoding.UTF8.GetBytes(body);
         var ts = (at ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
         return (bytes, ts, WebhookSignature.Compute(secret ?? Secret.Reveal(), ts, bytes));
-    }
-
-    private static string FreePrefix()
-    {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        return $"http://127.0.0.1:{port}/hooks/";
     }
 
     [Fact]
@@ -102,7 +92,7 @@ public sealed class WebhookTests
     public async Task Listener_InvalidSignature_Answers401AndAValidOne200()
     {
         var inbox = new WebhookInbox(Secret);
-        using var listener = new WebhookListener(FreePrefix(), inbox);
+        using var listener = new WebhookListener(TestListener.FreePrefix("hooks/"), inbox);
         using var http = new HttpClient();
         var (body, ts, sig) = Signed(Payload);
 
@@ -130,7 +120,7 @@ public sealed class WebhookTests
             Faults = new SandboxFaults { WebhookDuplicate = true, WebhookShuffle = TimeSpan.FromMilliseconds(50) },
         });
         var inbox = new WebhookInbox(sandbox.WebhookSecret);
-        using var listener = new WebhookListener(FreePrefix(), inbox);
+        using var listener = new WebhookListener(TestListener.FreePrefix("hooks/"), inbox);
         using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey });
         var options = new BatchOptions { ThrottleLimit = 32, WebhookUrl = new Uri(listener.Prefix), Webhooks = inbox, WebhookWait = TimeSpan.FromSeconds(60) };
 
@@ -158,7 +148,7 @@ public sealed class WebhookTests
             LatencyScale = 0, Tier = SandboxTier.Unlimited, Faults = new SandboxFaults { WebhookDropRate = 1 },
         });
         var inbox = new WebhookInbox(sandbox.WebhookSecret);
-        using var listener = new WebhookListener(FreePrefix(), inbox);
+        using var listener = new WebhookListener(TestListener.FreePrefix("hooks/"), inbox);
         using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey, PollInitialDelay = TimeSpan.FromMilliseconds(20) });
         var options = new BatchOptions { ThrottleLimit = 4, WebhookUrl = new Uri(listener.Prefix), Webhooks = inbox, WebhookWait = TimeSpan.FromMilliseconds(200) };
 

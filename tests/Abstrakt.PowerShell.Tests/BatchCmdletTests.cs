@@ -5,7 +5,6 @@ namespace Abstrakt.PowerShell.Tests;
 public class BatchCmdletTests
 {
     private const string Sandbox = "$sb = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited\n";
-    private const string Stats = "function Stats { [System.Text.Json.JsonDocument]::Parse([Net.Http.HttpClient]::new().GetStringAsync(\"$($sb.Uri)_sandbox/stats\").Result).RootElement }\n";
 
     [Fact]
     public void StartAbstraktBatch_Strings_StreamsTypedResultsAndEndsProgressWithCompleted()
@@ -91,7 +90,7 @@ public class BatchCmdletTests
     [Fact]
     public void StartAbstraktBatch_WhatIf_SendsNothing()
     {
-        var run = ModuleHost.Run(Sandbox + Stats + """
+        var run = ModuleHost.Run(Sandbox + ModuleHost.SandboxStatsFunction + """
             1..7 | ForEach-Object { "p$_" } | Start-AbstraktBatch -Model flux-dev -WhatIf
             (Stats).GetProperty('requests_total').GetInt64()
             """);
@@ -117,7 +116,7 @@ public class BatchCmdletTests
 
         Assert.True(pending.IsCompleted);
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), "Stop took " + stopwatch.Elapsed);
-        var cancelled = ModuleHost.Run(runspace, Stats + "(Stats).GetProperty('jobs_cancelled').GetInt64()");
+        var cancelled = ModuleHost.Run(runspace, ModuleHost.SandboxStatsFunction + "(Stats).GetProperty('jobs_cancelled').GetInt64()");
         Assert.Equal(4L, cancelled.Output.Single().BaseObject);
     }
 

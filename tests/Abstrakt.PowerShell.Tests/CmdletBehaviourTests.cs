@@ -1,10 +1,7 @@
-using System.Net;
-
 namespace Abstrakt.PowerShell.Tests;
 
 public class CmdletBehaviourTests
 {
-    private const string Stats = "function Stats { [System.Text.Json.JsonDocument]::Parse([Net.Http.HttpClient]::new().GetStringAsync(\"$($sb.Uri)_sandbox/stats\").Result).RootElement }\n";
     private static readonly string TestCmdlets = "Import-Module '" + typeof(SelectTestFirstCommand).Assembly.Location + "'\n";
 
     [Fact]
@@ -25,7 +22,7 @@ public class CmdletBehaviourTests
         Assert.Empty(run.Errors);
         Assert.Equal(4, run.Output.Count);
         Assert.Equal("after", run.Output[3].ToString());
-        var stats = ModuleHost.Run(runspace, Stats + "$s = Stats; $s.GetProperty('jobs_created').GetInt64(); $s.GetProperty('jobs_cancelled').GetInt64()");
+        var stats = ModuleHost.Run(runspace, ModuleHost.SandboxStatsFunction + "$s = Stats; $s.GetProperty('jobs_created').GetInt64(); $s.GetProperty('jobs_cancelled').GetInt64()");
         var created = (long)stats.Output[0].BaseObject;
         var cancelled = (long)stats.Output[1].BaseObject;
         Assert.InRange(created, 3, 40); // stopped dispatching: nowhere near 200

@@ -96,6 +96,19 @@ public static class ModuleHost
         };
     }
 
+    /// <summary>A script function, Stats, that reads the counters of the sandbox in $sb (GET /_sandbox/stats).</summary>
+    public const string SandboxStatsFunction = "function Stats { [System.Text.Json.JsonDocument]::Parse([Net.Http.HttpClient]::new().GetStringAsync(\"$($sb.Uri)_sandbox/stats\").Result).RootElement }\n";
+
+    /// <summary>An http://127.0.0.1:port/hooks/ listener prefix on a port that was free a moment ago.</summary>
+    public static string FreeLoopbackPrefix()
+    {
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return $"http://127.0.0.1:{port}/hooks/";
+    }
+
     /// <summary>A fresh, empty directory for one test's files.</summary>
     public static string NewTempDirectory()
     {

@@ -52,10 +52,7 @@ public class ReliabilityCmdletTests
     public void FullBatch_WithVerboseDebugFaultsJournalAndWebhooks_NeverShowsTheKeyOrTheWebhookSecret()
     {
         var dir = ModuleHost.NewTempDirectory();
-        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        var prefix = $"http://127.0.0.1:{((System.Net.IPEndPoint)probe.LocalEndpoint).Port}/hooks/";
-        probe.Stop();
+        var prefix = ModuleHost.FreeLoopbackPrefix();
 
         using var runspace = ModuleHost.OpenRunspace(new Dictionary<string, object?> { ["dir"] = dir, ["prefix"] = prefix });
         var run = ModuleHost.Run(runspace, """

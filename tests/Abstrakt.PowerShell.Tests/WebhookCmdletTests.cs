@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-
 namespace Abstrakt.PowerShell.Tests;
 
 public class WebhookCmdletTests
@@ -16,15 +13,6 @@ public class WebhookCmdletTests
         $body = '{"job_id":"job_1","status":"succeeded","model_id":"flux-dev","output":{"items":[{"url":"http://127.0.0.1/a.png"}]},"credits_used":3}'
 
         """;
-
-    private static string FreePrefix()
-    {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        return $"http://127.0.0.1:{port}/hooks/";
-    }
 
     [Fact]
     public void TestAbstraktWebhookSignature_GoodTamperedWrongSecretStale()
@@ -113,7 +101,7 @@ public class WebhookCmdletTests
         var run = ModuleHost.Run("""
             $sb = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited
             1..40 | ForEach-Object { "hooked $_" } | Start-AbstraktBatch -ThrottleLimit 8 -WebhookUrl $prefix -WebhookListener $prefix
-            """, new Dictionary<string, object?> { ["prefix"] = FreePrefix() });
+            """, new Dictionary<string, object?> { ["prefix"] = ModuleHost.FreeLoopbackPrefix() });
 
         Assert.Null(run.Terminating);
         Assert.Empty(run.Errors);

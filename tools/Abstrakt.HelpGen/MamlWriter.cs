@@ -125,7 +125,7 @@ internal static class MamlWriter
             xml.WriteElementString("name", Maml, name);
             foreach (var p in InSet(parameters, set))
             {
-                WriteParameter(xml, p, set, inSyntax: true);
+                WriteParameter(xml, p, inSyntax: true);
             }
             xml.WriteEndElement();
         }
@@ -134,7 +134,7 @@ internal static class MamlWriter
         xml.WriteStartElement("parameters", Command);
         foreach (var p in parameters.GroupBy(p => p.Name).Select(g => g.First()).OrderBy(p => p.Name, StringComparer.Ordinal))
         {
-            WriteParameter(xml, p, p.Attribute.ParameterSetName, inSyntax: false);
+            WriteParameter(xml, p, inSyntax: false);
         }
         xml.WriteEndElement();
 
@@ -190,7 +190,7 @@ internal static class MamlWriter
             .ThenBy(p => p.Attribute.Mandatory ? 0 : 1)
             .ThenBy(p => p.Name is "WhatIf" or "Confirm" ? 1 : 0);
 
-    private static void WriteParameter(XmlWriter xml, Param p, string set, bool inSyntax)
+    private static void WriteParameter(XmlWriter xml, Param p, bool inSyntax)
     {
         var a = p.Attribute;
         xml.WriteStartElement("parameter", Command);
@@ -231,7 +231,6 @@ internal static class MamlWriter
         xml.WriteEndElement();
         xml.WriteElementString("defaultValue", Dev, DefaultText(p));
         xml.WriteEndElement();
-        _ = set;
     }
 
     private static string Pipeline(ParameterAttribute a) => (a.ValueFromPipeline, a.ValueFromPipelineByPropertyName) switch

@@ -618,37 +618,38 @@ namespace Abstrakt.Engine
         private async Task CancelUnfinishedJobsAsync()
         {
             using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(1.5));
-            var cancels = _unfinishedJobs.Values.Select(async pair =>
+            var cancels = _unfinishedJobs.Values.Select(p => CancelRemoteAsync(p.Item, p.JobId, null, budget.Token))
+                .Concat(_creating.Values.ToList().Select(p => CancelRemoteAsync(p.Item, null, (p.Request, p.Resubmissions), budget.Token)));
+            await Task.WhenAll(cancels).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Cancels one remote job. For a create still unanswered, the job id is learnt first by asking
+        /// again with the same Idempotency-Key and sync:false.
+        /// </summary>
+        private async Task CancelRemoteAsync(WorkItem item, string? jobId, (RunRequest Request, int Resubmissions)? create, CancellationToken token)
+        {
+            try
             {
-                try
+                if (create is { } c)
                 {
-                    await _client.CancelJobAsync(pair.JobId, budget.Token).ConfigureAwait(false);
-                    _journal?.Cancelled(pair.Item.Id, pair.JobId);
-                }
-                catch (Exception ex) when (ex is AbstraktApiException or OperationCanceledException)
-                {
-                    // Best effort: the journal still has the job id, so a resume re-attaches to it.
-                }
-            });
-            var pendingCreates = _creating.Values.ToList().Select(async pair =>
-            {
-                try
-                {
-                    var request = pair.Request;
-                    var job = await _client.RunAsync(new RunRequest { Model = request.Model, Input = request.Input, IdempotencyKey = request.IdempotencyKey, Sync = false }, budget.Token).ConfigureAwait(false);
-                    _journal?.Created(pair.Item.Id, job.JobId, pair.Resubmissions);
-                    if (!job.IsTerminal)
+                    var job = await _client.RunAsync(new RunRequest { Model = c.Request.Model, Input = c.Request.Input, IdempotencyKey = c.Request.IdempotencyKey, Sync = false }, token).ConfigureAwait(false);
+                    _journal?.Created(item.Id, job.JobId, c.Resubmissions);
+                    if (job.IsTerminal)
                     {
-                        await _client.CancelJobAsync(job.JobId, budget.Token).ConfigureAwait(false);
-                        _journal?.Cancelled(pair.Item.Id, job.JobId);
+                        return;
                     }
+
+                    jobId = job.JobId;
                 }
-                catch (Exception ex) when (ex is AbstraktApiException or OperationCanceledException)
-                {
-                    // Best effort, as above.
-                }
-            });
-            await Task.WhenAll(cancels.Concat(pendingCreates)).ConfigureAwait(false);
+
+                await _client.CancelJobAsync(jobId!, token).ConfigureAwait(false);
+                _journal?.Cancelled(item.Id, jobId!);
+            }
+            catch (Exception ex) when (ex is AbstraktApiException or OperationCanceledException)
+            {
+                // Best effort: the journal still has the job id, so a resume re-attaches to it.
+            }
         }
 
         private void Note(WorkItem item, string message) => _events.Writer.TryWrite(new ItemNote { Item = item, Message = message });

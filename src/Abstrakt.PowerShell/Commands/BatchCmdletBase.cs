@@ -240,14 +240,16 @@ namespace Abstrakt.PowerShell.Commands
 
         private static string Shorten(string text) => text.Length <= 60 ? text : text.Substring(0, 60) + "…";
 
-        internal static ErrorRecord ItemRecord(ItemFailed failed)
+        internal static ErrorRecord ItemRecord(ItemFailed failed) => ItemRecord($"Item {failed.Item.Index}", failed.Error, failed.Item.Source ?? failed.Item.Prompt);
+
+        /// <summary>A failed item or job as a non-terminating error: AbstraktItemFailed.&lt;Reason&gt;, with the input as target.</summary>
+        internal static ErrorRecord ItemRecord(string subject, AbstraktApiException error, object? target)
         {
-            var error = failed.Error;
             var record = new ErrorRecord(
-                new AbstraktItemException($"Item {failed.Item.Index} failed ({error.Code}): {error.Message}", error),
+                new AbstraktItemException($"{subject} failed ({error.Code}): {error.Message}", error),
                 ErrorIds.ItemFailed + "." + IdFor(error.Code),
                 CategoryFor(error),
-                failed.Item.Source ?? failed.Item.Prompt);
+                target);
             if (error.Kind == ErrorKind.ItemFatal && error.Code == ErrorCodes.InvalidInput)
             {
                 record.ErrorDetails = new ErrorDetails(record.Exception.Message) { RecommendedAction = "Fix the item's input; Get-AbstraktModel -Id <model> shows the model's input schema." };

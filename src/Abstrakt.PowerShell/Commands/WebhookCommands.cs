@@ -120,11 +120,7 @@ namespace Abstrakt.PowerShell.Commands
                 case JobStatus.Failed:
                 case JobStatus.Cancelled:
                     var error = new AbstraktApiException(job.ErrorCode ?? ErrorCodes.InferenceFailed, job.ErrorMessage ?? "The job ended " + job.Status.ToString().ToLowerInvariant() + ".") { JobId = job.JobId };
-                    WriteError(new ErrorRecord(
-                        new AbstraktItemException($"Job {job.JobId} failed ({error.Code}): {error.Message}", error),
-                        ErrorIds.ItemFailed + "." + BatchCmdletBase.IdFor(error.Code),
-                        BatchCmdletBase.CategoryFor(error),
-                        new AbstraktJob(job)));
+                    WriteError(BatchCmdletBase.ItemRecord($"Job {job.JobId}", error, new AbstraktJob(job)));
                     break;
                 default:
                     // job.started / job.progress of the older event scheme.
