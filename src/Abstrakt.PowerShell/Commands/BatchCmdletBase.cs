@@ -151,6 +151,18 @@ namespace Abstrakt.PowerShell.Commands
             }
 
             Drain(TimeSpan.Zero);
+
+            // The event stream ends a moment before the engine's own task does; wait for that task, or a
+            // batch-fatal error raised in that moment would be missed.
+            try
+            {
+                _run.Completion.Wait();
+            }
+            catch (AggregateException)
+            {
+                // Reported just below.
+            }
+
             var summary = _run.Snapshot();
             if (_progressShown)
             {
