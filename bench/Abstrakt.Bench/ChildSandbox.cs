@@ -51,6 +51,7 @@ internal sealed class ChildSandbox : IDisposable
                 case "rpm": options.RequestsPerMinute = int.Parse(value); break;
                 case "time-scale": options.TimeScale = double.Parse(value); break;
                 case "transient": options.Faults.TransientErrorRate = double.Parse(value); break;
+                case "sync-timeout-ms": options.SyncTimeout = TimeSpan.FromMilliseconds(double.Parse(value)); break;
                 case "seed": options.Seed = int.Parse(value); break;
                 default: throw new ArgumentException("unknown sandbox setting " + parts[0]);
             }

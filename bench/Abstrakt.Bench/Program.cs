@@ -30,6 +30,7 @@ await Add(() => Task.FromResult(Scenarios.OverheadHosted(root)));
 await Add(() => Task.FromResult(Scenarios.Scale()));
 await Add(Scenarios.RateLimitAsync);
 await Add(Scenarios.RetryStormAsync);
+await Add(() => Task.FromResult(Scenarios.Stop(root)));
 
 var lines = new List<string>
 {

@@ -66,14 +66,27 @@ internal static class Scenarios
         return new Row("2a. Overhead, engine", $"{n} items, latency 0, ThrottleLimit 64", $"**{o.Cpu.TotalMicroseconds / n:0} µs CPU** and **{o.Allocated / n / 1024.0:0.0} KB allocated** per item; {n / o.Elapsed.TotalSeconds:0} items/s", "figures", "-");
     }
 
+    /// <summary>A runspace that imports the module as a user would, connected to the child sandbox.</summary>
+    private static Runspace HostedRunspace(string repoRoot, ChildSandbox sandbox)
+    {
+        var state = InitialSessionState.CreateDefault2();
+        state.ImportPSModule(Path.Combine(repoRoot, "Abstrakt.psd1"));
+        var runspace = RunspaceFactory.CreateRunspace(state);
+        runspace.Open();
+        using var ps = PowerShell.Create();
+        ps.Runspace = runspace;
+        ps.AddScript("param($uri, $key) Connect-Abstrakt -Endpoint $uri -ApiKey ([System.Net.NetworkCredential]::new('', $key).SecurePassword) -Tier Unlimited");
+        ps.AddArgument(sandbox.Uri);
+        ps.AddArgument(sandbox.ApiKey.Reveal());
+        ps.Invoke();
+        return runspace;
+    }
+
     public static Row OverheadHosted(string repoRoot)
     {
         const int n = 5000;
         using var sandbox = ChildSandbox.Start();
-        var state = InitialSessionState.CreateDefault2();
-        state.ImportPSModule(Path.Combine(repoRoot, "Abstrakt.psd1"));
-        using var runspace = RunspaceFactory.CreateRunspace(state);
-        runspace.Open();
+        using var runspace = HostedRunspace(repoRoot, sandbox);
         void Run(string script)
         {
             using var ps = PowerShell.Create();
@@ -81,15 +94,6 @@ internal static class Scenarios
             ps.AddScript(script);
             ps.Invoke();
             if (ps.HadErrors) throw new InvalidOperationException(string.Join("; ", ps.Streams.Error));
-        }
-
-        using (var ps = PowerShell.Create())
-        {
-            ps.Runspace = runspace;
-            ps.AddScript("param($uri, $key) Connect-Abstrakt -Endpoint $uri -ApiKey ([System.Net.NetworkCredential]::new('', $key).SecurePassword) -Tier Unlimited");
-            ps.AddArgument(sandbox.Uri);
-            ps.AddArgument(sandbox.ApiKey.Reveal());
-            ps.Invoke();
         }
 
         Run("1..500 | ForEach-Object { \"warm $_\" } | Start-AbstraktBatch -ThrottleLimit 64 | Out-Null");
@@ -175,5 +179,33 @@ internal static class Scenarios
         return new Row("5. Retry storm", $"{n} items, 20% of requests answered 500/503, MaxRetry 5, retry base delay {retryBase.TotalMilliseconds:0} ms, latency 50 ms, ThrottleLimit {t}",
             $"**{(double)o.Completed / n:P1} completed** ({o.Failed} failed); {o.Elapsed.TotalSeconds:0.00} s vs fault-free ideal {ideal.TotalSeconds:0.00} s = **{o.Elapsed / ideal:0.00}**",
             "figures", "-");
+    }
+
+    /// <summary>Ctrl+C as a user meets it: PowerShell.Stop on a running Start-AbstraktBatch whose jobs would take ten minutes.</summary>
+    public static Row Stop(string repoRoot)
+    {
+        const int t = 10, rounds = 5;
+        using var sandbox = ChildSandbox.Start("latency-ms=600000", "sync-timeout-ms=50");
+        using var runspace = HostedRunspace(repoRoot, sandbox);
+        var times = new List<TimeSpan>();
+        for (var round = 1; round <= rounds; round++)
+        {
+            using var ps = PowerShell.Create();
+            ps.Runspace = runspace;
+            ps.AddScript($"1..100 | ForEach-Object {{ \"clip {round} $_\" }} | Start-AbstraktBatch -ThrottleLimit {t}");
+            var created = sandbox.Stats().GetProperty("jobs_created").GetInt64();
+            var pending = ps.BeginInvoke();
+            while (sandbox.Stats().GetProperty("jobs_created").GetInt64() < created + t) Thread.Sleep(20);
+            var watch = Stopwatch.StartNew();
+            ps.Stop();
+            times.Add(watch.Elapsed);
+            if (!pending.IsCompleted) throw new InvalidOperationException("Stop returned before the pipeline ended");
+        }
+
+        var stats = sandbox.Stats();
+        var worst = times.Max();
+        return new Row("6. Stop (Ctrl+C)", $"Start-AbstraktBatch in a hosted engine, {t} jobs in flight that would take 10 min, PowerShell.Stop, {rounds} rounds",
+            $"stop took **{times.Min().TotalSeconds:0.00}-{worst.TotalSeconds:0.00} s**; **{stats.GetProperty("jobs_cancelled").GetInt64()} of {stats.GetProperty("jobs_created").GetInt64()}** remote jobs cancelled",
+            "≤ 2 s, all cancelled", worst <= TimeSpan.FromSeconds(2) && stats.GetProperty("jobs_cancelled").GetInt64() == stats.GetProperty("jobs_created").GetInt64() ? "met" : "missed");
     }
 }

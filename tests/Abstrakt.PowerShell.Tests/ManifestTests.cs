@@ -64,4 +64,26 @@ public class ManifestTests
         Assert.Null(run.Terminating);
         Assert.Equal("Abstrakt", Assert.Single(run.Output).ToString());
     }
+
+    /// <summary>
+    /// build.ps1, the Pester tests and the examples run in a real pwsh this machine lacks; at least the
+    /// PowerShell parser must accept every one of them.
+    /// </summary>
+    [Fact]
+    public void EveryShippedScript_ParsesWithoutErrors()
+    {
+        var scripts = new[] { "build.ps1", "Abstrakt.psd1" }.Select(f => Path.Combine(ModuleHost.RepoRoot, f))
+            .Concat(Directory.GetFiles(Path.Combine(ModuleHost.RepoRoot, "tests", "Pester"), "*.ps1"))
+            .Concat(Directory.GetFiles(Path.Combine(ModuleHost.RepoRoot, "examples"), "*.ps1"))
+            .ToList();
+
+        var problems = scripts.SelectMany(path =>
+        {
+            System.Management.Automation.Language.Parser.ParseFile(path, out _, out var errors);
+            return errors.Select(e => $"{Path.GetFileName(path)}:{e.Extent.StartLineNumber}: {e.Message}");
+        });
+
+        Assert.Contains(scripts, s => s.EndsWith("Abstrakt.Tests.ps1", StringComparison.Ordinal));
+        Assert.Empty(problems);
+    }
 }

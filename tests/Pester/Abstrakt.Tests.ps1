@@ -66,7 +66,8 @@ Describe 'Webhooks' {
         $body = '{"job_id":"job_1","status":"succeeded","model_id":"flux-dev","output":{"items":[{"url":"http://127.0.0.1/a.png"}]},"credits_used":3}'
         $ts = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
         $hmac = [System.Security.Cryptography.HMACSHA256]::new([Text.Encoding]::UTF8.GetBytes($secret))
-        $signature = [Convert]::ToHexString($hmac.ComputeHash([Text.Encoding]::UTF8.GetBytes("$ts.$body"))).ToLowerInvariant()
+        # Lowercase hex, written out so it also runs in Windows PowerShell 5.1 (no Convert.ToHexString).
+        $signature = -join ($hmac.ComputeHash([Text.Encoding]::UTF8.GetBytes("$ts.$body")) | ForEach-Object { $_.ToString('x2') })
     }
 
     It 'accepts a good signature' {
