@@ -49,11 +49,34 @@ internal static class Scenarios
         var latency = TimeSpan.FromMilliseconds(100);
         using var sandbox = ChildSandbox.Start("latency-ms=100");
         using var client = Client(sandbox);
-        await RunAsync(client, new BatchOptions { ThrottleLimit = t }, Items(100)); // warm-up: JIT, connections
-        var o = await RunAsync(client, new BatchOptions { ThrottleLimit = t }, Items(n));
+        // A whole run first: tiered JIT needs more than a few hundred items to reach its optimised code,
+        // and a 100-item warm-up left the first measured run about 2% slower than the runs after it.
+        await RunAsync(client, new BatchOptions { ThrottleLimit = t }, Items(n));
+        var runs = new List<Outcome>();
+        for (var i = 0; i < 3; i++) runs.Add(await RunAsync(client, new BatchOptions { ThrottleLimit = t }, Items(n)));
         var ideal = TimeSpan.FromTicks(latency.Ticks * n / t);
-        var ratio = o.Elapsed / ideal;
-        return new Row("1. Throughput", $"{n} items, latency 100 ms, ThrottleLimit {t}", $"{o.Elapsed.TotalSeconds:0.00} s vs ideal {ideal.TotalSeconds:0.00} s = **{ratio:0.000}**; {o.Completed} done", "≤ 1.05", ratio <= 1.05 ? "met" : "missed");
+        var ratios = runs.Select(r => r.Elapsed / ideal).Order().ToList();
+        var median = ratios[1];
+
+        // The floor this machine sets: the same requests from t bare loops over the client, no engine.
+        var bare = new List<double>();
+        for (var i = 0; i < 3; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            var next = 0;
+            await Task.WhenAll(Enumerable.Range(0, t).Select(async _ =>
+            {
+                while (Interlocked.Increment(ref next) <= n)
+                {
+                    await client.RunAsync(new RunRequest { Model = "flux-schnell", Input = new Dictionary<string, object?> { ["prompt"] = "bare client prompt " + next } });
+                }
+            }));
+            bare.Add(watch.Elapsed / ideal);
+        }
+
+        return new Row("1. Throughput", $"{n} items, latency 100 ms, ThrottleLimit {t}; a warm-up run, then 3 runs",
+            $"median {ideal.TotalSeconds * median:0.00} s vs ideal {ideal.TotalSeconds:0.00} s = **{median:0.000}** (runs {ratios[0]:0.000}-{ratios[2]:0.000}); {runs.Min(r => r.Completed)} done in each. The same requests from {t} bare client loops: median **{bare.Order().ElementAt(1):0.000}**",
+            "≤ 1.05", median <= 1.05 ? "met" : "missed");
     }
 
     public static async Task<Row> OverheadEngineAsync()

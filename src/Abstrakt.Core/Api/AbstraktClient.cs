@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
@@ -247,27 +248,7 @@ namespace Abstrakt.Api
                     throw new AbstraktApiException(ErrorCodes.Transport, $"The download failed with HTTP {(int)response.StatusCode}.", (int)response.StatusCode, request);
                 }
 
-                if (response.Content.Headers.ContentLength > _options.MaxDownloadBytes)
-                {
-                    throw new AbstraktApiException(ErrorCodes.BadResponse, $"The output is larger than the {_options.MaxDownloadBytes} byte limit.", (int)response.StatusCode, request);
-                }
-
-                using var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
-                var buffer = new byte[81920];
-                long total = 0;
-                int read;
-                while ((read = await source.ReadAsync(buffer, 0, buffer.Length, timeout.Token).ConfigureAwait(false)) > 0)
-                {
-                    total += read;
-                    if (total > _options.MaxDownloadBytes)
-                    {
-                        throw new AbstraktApiException(ErrorCodes.BadResponse, $"The output is larger than the {_options.MaxDownloadBytes} byte limit.", (int)response.StatusCode, request);
-                    }
-
-                    await destination.WriteAsync(buffer, 0, read, timeout.Token).ConfigureAwait(false);
-                }
-
-                return total;
+                return await CopyCappedAsync(response, destination, _options.MaxDownloadBytes, () => new AbstraktApiException(ErrorCodes.BadResponse, $"The output is larger than the {_options.MaxDownloadBytes} byte limit.", (int)response.StatusCode, request), timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsTransport(ex, cancellationToken))
             {
@@ -394,27 +375,45 @@ namespace Abstrakt.Api
             }
         }
 
-        private async Task<byte[]> ReadCappedAsync(HttpResponseMessage response, string requestName, CancellationToken cancellationToken)
+        /// <summary>Copies a response body, failing with <paramref name="tooLarge"/> when it declares or passes <paramref name="limit"/> bytes.</summary>
+        private static async Task<long> CopyCappedAsync(HttpResponseMessage response, Stream destination, long limit, Func<AbstraktApiException> tooLarge, CancellationToken cancellationToken)
         {
-            if (response.Content.Headers.ContentLength > _options.MaxResponseBytes)
+            if (response.Content.Headers.ContentLength > limit)
             {
-                throw new AbstraktApiException(ErrorCodes.Transport, $"The response is larger than {_options.MaxResponseBytes} bytes.", (int)response.StatusCode, requestName) { OutcomeUnknown = true };
+                throw tooLarge();
             }
 
-            using var stream = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
-            using var buffer = new MemoryStream();
-            var chunk = new byte[16384];
-            int read;
-            while ((read = await stream.ReadAsync(chunk, 0, chunk.Length, cancellationToken).ConfigureAwait(false)) > 0)
+            using var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
+
+            // A pooled chunk: a fresh array per response was most of the engine's allocation per item.
+            var chunk = ArrayPool<byte>.Shared.Rent(16384);
+            try
             {
-                if (buffer.Length + read > _options.MaxResponseBytes)
+                long total = 0;
+                int read;
+                while ((read = await source.ReadAsync(chunk, 0, chunk.Length, cancellationToken).ConfigureAwait(false)) > 0)
                 {
-                    throw new AbstraktApiException(ErrorCodes.Transport, $"The response is larger than {_options.MaxResponseBytes} bytes.", (int)response.StatusCode, requestName) { OutcomeUnknown = true };
+                    total += read;
+                    if (total > limit)
+                    {
+                        throw tooLarge();
+                    }
+
+                    await destination.WriteAsync(chunk, 0, read, cancellationToken).ConfigureAwait(false);
                 }
 
-                buffer.Write(chunk, 0, read);
+                return total;
             }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(chunk);
+            }
+        }
 
+        private async Task<byte[]> ReadCappedAsync(HttpResponseMessage response, string requestName, CancellationToken cancellationToken)
+        {
+            using var buffer = new MemoryStream();
+            await CopyCappedAsync(response, buffer, _options.MaxResponseBytes, () => new AbstraktApiException(ErrorCodes.Transport, $"The response is larger than {_options.MaxResponseBytes} bytes.", (int)response.StatusCode, requestName) { OutcomeUnknown = true }, cancellationToken).ConfigureAwait(false);
             return buffer.ToArray();
         }
 
