@@ -63,6 +63,49 @@ public sealed class SandboxRawHttpTests
     }
 
     [Fact]
+    public async Task Retention_ExpiredJobs_AreForgottenOnceTheTableGrows_SoALongLivedSandboxStaysBounded()
+    {
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited });
+        using var http = Http(sandbox);
+        async Task<string> RunAsync(string prompt, string? key = null)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/models/flux-schnell/run") { Content = Json($$$"""{"input":{"prompt":"{{{prompt}}}"}}""") };
+            if (key is not null)
+            {
+                request.Headers.Add("Idempotency-Key", key);
+            }
+
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return (await BodyAsync(response)).GetProperty("job_id").GetString()!;
+        }
+
+        var old = new List<string>();
+        for (var i = 0; i < 10; i++)
+        {
+            old.Add(await RunAsync("old " + i, "old-key-" + i));
+        }
+
+        sandbox.ExpireAllJobs();
+        const int later = 1030; // past the sweep's 1,024-job threshold
+        var next = 0;
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) <= later)
+            {
+                await RunAsync("new " + next);
+            }
+        }));
+
+        using var stats = await http.GetAsync("/_sandbox/stats");
+        Assert.Equal(later, (await BodyAsync(stats)).GetProperty("jobs_held").GetInt32());
+        using var gone = await http.GetAsync($"/v1/jobs/{old[0]}");
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        var again = await RunAsync("old 0", "old-key-0");
+        Assert.NotEqual(old[0], again); // the expired key's entry went with its job: a new job, not a replay
+    }
+
+    [Fact]
     public async Task RateLimit_OverThePlan_Answers429WithMatchingHintsAndEveryResponseCarriesLimitHeaders()
     {
         // Free: 10 requests a minute; TimeScale 1 keeps the window long enough that the 11th is refused.

@@ -28,12 +28,17 @@ namespace Abstrakt.Sandbox
         private readonly SandboxOptions _options;
         private readonly LoopbackHttpServer _http;
         private readonly ConcurrentDictionary<string, SandboxAccount> _accounts = new ConcurrentDictionary<string, SandboxAccount>(StringComparer.Ordinal);
+        /// <summary>The fewest jobs held before expired ones are swept.</summary>
+        private const int MinPurgeAt = 1024;
+
         private readonly ConcurrentDictionary<string, SandboxJob> _jobs = new ConcurrentDictionary<string, SandboxJob>(StringComparer.Ordinal);
         private readonly ConcurrentDictionary<string, Lazy<SandboxJob>> _byIdempotencyKey = new ConcurrentDictionary<string, Lazy<SandboxJob>>(StringComparer.Ordinal);
         private readonly Random _random;
         private readonly HttpClient _webhookClient = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         private readonly CancellationTokenSource _stopping = new CancellationTokenSource();
         private long _jobCounter;
+        private int _purgeAt = MinPurgeAt;
+        private int _purging;
 
         private SandboxServer(SandboxOptions options)
         {
@@ -378,10 +383,50 @@ namespace Abstrakt.Sandbox
                 ExpiresAt = now + TimeSpan.FromTicks((long)(TimeSpan.FromHours(24).Ticks * _options.TimeScale)),
             };
             _jobs[job.Id] = job;
+            PurgeExpiredWhenDue();
             Stats.Created(idempotencyKey);
             refusal = null;
             _ = Task.Run(() => ProcessAsync(job));
             return job;
+        }
+
+        /// <summary>
+        /// Forgets ended jobs past their retention once the table has doubled since the last sweep, so a
+        /// long-lived sandbox (the module's embedded default) holds about one retention period of jobs, at
+        /// amortised constant cost per job.
+        /// </summary>
+        private void PurgeExpiredWhenDue()
+        {
+            if (_jobs.Count < Volatile.Read(ref _purgeAt) || Interlocked.Exchange(ref _purging, 1) == 1)
+            {
+                return;
+            }
+
+            try
+            {
+                var now = DateTimeOffset.UtcNow;
+                foreach (var pair in _jobs)
+                {
+                    if (pair.Value.ExpiresAt < now && pair.Value.Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled)
+                    {
+                        _jobs.TryRemove(pair.Key, out _);
+                    }
+                }
+
+                foreach (var pair in _byIdempotencyKey)
+                {
+                    if (pair.Value.IsValueCreated && pair.Value.Value?.Id is { } id && !_jobs.ContainsKey(id))
+                    {
+                        _byIdempotencyKey.TryRemove(pair.Key, out _);
+                    }
+                }
+
+                Volatile.Write(ref _purgeAt, Math.Max(MinPurgeAt, _jobs.Count * 2));
+            }
+            finally
+            {
+                Volatile.Write(ref _purging, 0);
+            }
         }
 
         private async Task ProcessAsync(SandboxJob job)
@@ -621,6 +666,7 @@ namespace Abstrakt.Sandbox
                     return Json(200, new Dictionary<string, object?>
                     {
                         ["jobs_created"] = Stats.JobsCreated,
+                        ["jobs_held"] = _jobs.Count,
                         ["requests_total"] = Stats.RequestsTotal,
                         ["rate_limited"] = Stats.RateLimited,
                         ["credits_charged"] = Stats.CreditsCharged,
