@@ -53,6 +53,42 @@ public sealed class ReliabilityTests
         Assert.True(sandbox.Stats.RateLimited > 0 || events.OfType<BatchProgress>().Last().Retries > 0);
     }
 
+    [Fact]
+    public async Task UnreachableEndpoint_StopsTheBatchWithOneFatalError_AndAResumeElsewhereLosesNothing()
+    {
+        var journal = Path.Combine(Path.GetTempPath(), "abstrakt-tests", Guid.NewGuid().ToString("N"), "batch.jsonl");
+        var options = new BatchOptions { ThrottleLimit = 3, MaxRetry = 2, RetryBaseDelay = TimeSpan.FromMilliseconds(10), JournalPath = journal };
+        var items = Enumerable.Range(1, 30).Select(i => new WorkItem(i, "unreachable " + i)).ToList();
+
+        // Nothing listens on a port that was free a moment ago: every connection is refused.
+        using (var down = new AbstraktClient(new AbstraktClientOptions { Endpoint = new Uri(TestListener.FreePrefix("")), ApiKey = new Secret("sk_test_x") }))
+        {
+            var events = new List<BatchEvent>();
+            var fatal = await Assert.ThrowsAsync<BatchFatalException>(async () =>
+            {
+                await foreach (var e in BatchRun.RunAsync(down, options, items))
+                {
+                    events.Add(e);
+                }
+            });
+
+            Assert.Equal(ErrorCodes.Unreachable, fatal.ApiError!.Code);
+            Assert.Contains("Cannot reach http://127.0.0.1:", fatal.Message, StringComparison.Ordinal);
+            Assert.Empty(events.OfType<ItemFailed>());
+        }
+
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited });
+        using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey });
+        var resumed = new List<BatchEvent>();
+        await foreach (var e in BatchRun.RunAsync(client, new BatchOptions { ThrottleLimit = 3, JournalPath = journal, Resume = true }, items))
+        {
+            resumed.Add(e);
+        }
+
+        Assert.Equal(items.Select(i => i.Index), resumed.OfType<ItemCompleted>().Select(c => c.Item.Index).Order());
+        Assert.Equal(30, sandbox.Stats.JobsCreated);
+    }
+
     [Theory]
     [InlineData("malformed")]
     [InlineData("html502")]

@@ -45,6 +45,7 @@ namespace Abstrakt.Api
         private readonly AbstraktClientOptions _options;
         private readonly string _basePath;
         private readonly string? _authorization;
+        private long _answers;
 
         /// <summary>Creates a client. Plain http is accepted only for loopback addresses.</summary>
         /// <param name="options">The endpoint, key and limits.</param>
@@ -70,6 +71,12 @@ namespace Abstrakt.Api
 
         /// <summary>The options this client was made with.</summary>
         public AbstraktClientOptions Options => _options;
+
+        /// <summary>
+        /// API requests the service has answered with any HTTP status, ever. A batch that sees this stay put
+        /// while its items fail on the network knows the endpoint is unreachable rather than flaky.
+        /// </summary>
+        public long Answers => Interlocked.Read(ref _answers);
 
         /// <summary>Requests now held back by the rate limit.</summary>
         public int RateLimitWaiting => Gate.Waiting;
@@ -347,6 +354,7 @@ namespace Abstrakt.Api
                 }
 
                 response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                Interlocked.Increment(ref _answers);
                 bytes = await ReadCappedAsync(response, requestName, timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsTransport(ex, cancellationToken))

@@ -36,6 +36,9 @@ namespace Abstrakt.Api
         /// <summary>A response that is JSON but not the shape the spec describes (or an output URL we refuse).</summary>
         public const string BadResponse = "BAD_RESPONSE";
 
+        /// <summary>No request of the batch got any answer from the endpoint: it is down, wrong or unreachable.</summary>
+        public const string Unreachable = "ENDPOINT_UNREACHABLE";
+
         /// <summary>The item ran past its overall deadline (<c>TimeoutSec</c>) on the client side.</summary>
         public const string Deadline = "DEADLINE_EXCEEDED";
 
@@ -55,6 +58,7 @@ namespace Abstrakt.Api
                 case Forbidden:
                 case QuotaExceeded:
                 case ModelNotFound:
+                case Unreachable:
                     return ErrorKind.BatchFatal;
                 case InvalidInput:
                 case InferenceFailed:

@@ -42,6 +42,7 @@ namespace Abstrakt.Engine
         private readonly ConcurrentDictionary<string, (WorkItem Item, RunRequest Request, int Resubmissions)> _creating = new ConcurrentDictionary<string, (WorkItem, RunRequest, int)>(StringComparer.Ordinal);
         private readonly string _batchId;
         private readonly long _startTimestamp;
+        private readonly long _answersAtStart;
         private long _accepted, _done, _failed, _inFlight, _retries, _credits;
         private volatile bool _inputComplete;
         private volatile string? _lastPrompt;
@@ -64,6 +65,7 @@ namespace Abstrakt.Engine
             _batchId = _journal?.BatchId ?? Guid.NewGuid().ToString("N");
             _pipeline = BuildPipeline();
             _startTimestamp = options.Time.GetTimestamp();
+            _answersAtStart = client.Answers;
 
             var workers = Enumerable.Range(0, Concurrency).Select(_ => Task.Run(WorkerAsync)).ToArray();
             var ticker = Task.Run(TickAsync);
@@ -343,6 +345,13 @@ namespace Abstrakt.Engine
             catch (AbstraktApiException ex) when (ex.Kind == ErrorKind.BatchFatal && !(ex.Code == ErrorCodes.ModelNotFound && item.Model is not null && !string.Equals(item.Model, _options.DefaultModel, StringComparison.OrdinalIgnoreCase)))
             {
                 Fail(new BatchFatalException(ex.Message, ex));
+            }
+            catch (AbstraktApiException ex) when (ex.Code == ErrorCodes.Transport && _client.Answers == _answersAtStart)
+            {
+                // Retries spent and not one request of the batch answered: failing every item the same way
+                // would only be slower and noisier. The item stays unfinished in the journal for a resume.
+                var endpoint = _client.Options.Endpoint.GetLeftPart(UriPartial.Authority);
+                Fail(new BatchFatalException($"Cannot reach {endpoint}: {ex.Message} No request of this batch was answered.", new AbstraktApiException(ErrorCodes.Unreachable, $"Cannot reach {endpoint}.", null, ex.Request, ex)));
             }
             catch (AbstraktApiException ex)
             {

@@ -283,6 +283,7 @@ namespace Abstrakt.PowerShell.Commands
                         ErrorCodes.Unauthorized => "Check the key: Connect-Abstrakt -ApiKey (Read-Host -AsSecureString). The journal, if any, can be resumed.",
                         ErrorCodes.QuotaExceeded => "Add credits to the account, then resume the batch with -Resume.",
                         ErrorCodes.ModelNotFound => "List models with Get-AbstraktModel.",
+                        ErrorCodes.Unreachable => "Check the endpoint (Connect-Abstrakt -Endpoint) and the network, then resume the batch with -Resume.",
                         _ => "Resume the batch with -Resume once the cause is fixed.",
                     },
                 },
@@ -305,6 +306,7 @@ namespace Abstrakt.PowerShell.Commands
             ErrorCodes.Timeout => "Timeout",
             ErrorCodes.Deadline => "DeadlineExceeded",
             ErrorCodes.BadResponse => "BadResponse",
+            ErrorCodes.Unreachable => "EndpointUnreachable",
             _ => "TransportFault",
         };
 
@@ -317,7 +319,7 @@ namespace Abstrakt.PowerShell.Commands
             429 => ErrorCategory.LimitsExceeded,
             400 => ErrorCategory.InvalidArgument,
             _ => error.Code is ErrorCodes.Deadline or ErrorCodes.Timeout ? ErrorCategory.OperationTimeout
-                : error.Code == ErrorCodes.Transport ? ErrorCategory.ConnectionError
+                : error.Code is ErrorCodes.Transport or ErrorCodes.Unreachable ? ErrorCategory.ConnectionError
                 : ErrorCategory.InvalidResult,
         };
     }
