@@ -48,6 +48,62 @@ Describe 'Start-AbstraktBatch' {
     }
 }
 
+Describe 'Invoke-AbstraktImage' {
+    It 'returns the requested number of images' {
+        $result = Invoke-AbstraktImage 'a red kite' -NumImages 2
+        $result.Status | Should -Be 'Completed'
+        $result.Urls | Should -HaveCount 2
+    }
+}
+
+Describe 'Invoke-AbstraktModel' {
+    It 'runs a speech model from an input hashtable and saves a WAV file' {
+        $out = Join-Path $TestDrive 'speech'
+        $result = Invoke-AbstraktModel kokoro-tts @{ text = 'Hello from Pester.' } -OutputDirectory $out
+        $result.Files | Should -HaveCount 1
+        $result.Files[0] | Should -BeLike '*.wav'
+        $result.Files[0] | Should -Exist
+    }
+}
+
+Describe 'Journal' {
+    It 'returns completed items from the journal on resume' {
+        $journal = Join-Path $TestDrive 'batch.jsonl'
+        $first = 'one', 'two' | Start-AbstraktBatch -JournalPath $journal
+        $again = 'one', 'two' | Start-AbstraktBatch -JournalPath $journal -Resume
+        # Results come in the order they finish, so compare the sets of job ids.
+        ($again.JobId | Sort-Object) -join ',' | Should -Be (($first.JobId | Sort-Object) -join ',')
+    }
+}
+
+Describe 'Errors' {
+    It 'stops an unknown model with one terminating error' {
+        $err = { 'a', 'b' | Start-AbstraktBatch -Model 'no-such-model' } | Should -Throw -PassThru
+        $err.FullyQualifiedErrorId | Should -BeLike 'AbstraktBatchFatal.ModelNotFound,*'
+    }
+
+    It 'refuses a plain http endpoint that is not loopback' {
+        $key = ConvertTo-SecureString 'sk_test_x' -AsPlainText -Force
+        $err = { Connect-Abstrakt -Endpoint 'http://example.org' -ApiKey $key } | Should -Throw -PassThru
+        $err.FullyQualifiedErrorId | Should -BeLike 'AbstraktInvalidEndpoint,*'
+    }
+}
+
+Describe 'Tab completion and help' {
+    It 'completes -Model from the catalogue' {
+        $line = 'Start-AbstraktBatch -Model flux-'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain 'flux-schnell'
+    }
+
+    It 'has a description and an example for every exported cmdlet' {
+        foreach ($name in (Get-Command -Module Abstrakt).Name) {
+            $help = Get-Help $name -Full
+            $help.Description | Should -Not -BeNullOrEmpty -Because $name
+            $help.Examples.Example | Should -Not -BeNullOrEmpty -Because $name
+        }
+    }
+}
+
 Describe 'Get-AbstraktModel' {
     It 'lists the catalogue' {
         (Get-AbstraktModel).Id | Should -Contain 'flux-schnell'
@@ -57,6 +113,11 @@ Describe 'Get-AbstraktModel' {
 Describe 'Job cmdlets' {
     It 'pipes a submitted job to Wait-AbstraktJob' {
         (Submit-AbstraktJob 'a pond' | Wait-AbstraktJob).Status | Should -Be 'Completed'
+    }
+
+    It 'reads a job again by its id' {
+        $job = Submit-AbstraktJob 'a meadow' | Wait-AbstraktJob
+        (Get-AbstraktJob $job.JobId).Status | Should -Be 'Completed'
     }
 }
 
