@@ -100,15 +100,22 @@ public class BatchCmdletTests
     }
 
     [Fact]
-    public void StartAbstraktBatch_Stop_EndsWithoutWaitingForTheJobsAndCancelsThem()
+    public async Task StartAbstraktBatch_Stop_EndsWithoutWaitingForTheJobsAndCancelsThem()
     {
         using var runspace = ModuleHost.OpenRunspace();
-        ModuleHost.Run(runspace, "$sb = Start-AbstraktSandbox -LatencyScale 1 -SyncTimeoutSec 0.05 -Tier Unlimited");
+        var uri = ModuleHost.Run(runspace, "$sb = Start-AbstraktSandbox -LatencyScale 1 -SyncTimeoutSec 0.05 -Tier Unlimited; $sb.Uri").Output.Single().ToString();
         using var ps = System.Management.Automation.PowerShell.Create();
         ps.Runspace = runspace;
         ps.AddScript("1..50 | ForEach-Object { \"clip $_\" } | Start-AbstraktBatch -Model minimax-video -ThrottleLimit 4");
         var pending = ps.BeginInvoke();
-        Thread.Sleep(1500);
+
+        // Stop once all four jobs exist (the runspace is busy, so the stats are read over plain HTTP).
+        using var http = new HttpClient();
+        while (System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri(new Uri(uri), "_sandbox/stats"))).RootElement.GetProperty("jobs_created").GetInt64() < 4)
+        {
+            Assert.False(pending.IsCompleted, "the batch ended before its jobs were created");
+            await Task.Delay(20);
+        }
 
         var stopwatch = System.Diagnostics.Stopwatch.StartNew();
         ps.Stop();
