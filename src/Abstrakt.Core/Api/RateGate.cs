@@ -12,8 +12,11 @@ namespace Abstrakt.Api
     /// </summary>
     internal sealed class RateGate
     {
-        // Spacing slack over the window, so clock and network jitter never push a request over the limit.
+        // Spacing slack over the window, so clock and network jitter never push a request over the limit:
+        // 2% of the window (1.2 s of a real minute), and never less than jitter itself, which does not
+        // shrink with the window.
         private const double WindowMargin = 0.02;
+        private static readonly TimeSpan MinMargin = TimeSpan.FromMilliseconds(50);
 
         private readonly object _lock = new object();
         private readonly TimeProvider _time;
@@ -115,7 +118,7 @@ namespace Abstrakt.Api
             var next = _pausedUntil;
             if (_limit is int limit)
             {
-                var span = TimeSpan.FromTicks((long)(_window.Ticks * (1 + WindowMargin)));
+                var span = _window + TimeSpan.FromTicks(Math.Max(MinMargin.Ticks, (long)(_window.Ticks * WindowMargin)));
                 while (_recentSends.Count > 0 && _recentSends.Peek() <= now - span)
                 {
                     _recentSends.Dequeue();
