@@ -25,19 +25,19 @@ namespace Abstrakt.Sandbox
     {
         private static readonly string[] AllScopes = { "models:read", "models:run", "jobs:read", "jobs:write", "webhooks:manage" };
 
+        /// <summary>The fewest jobs created between two sweeps of expired ones.</summary>
+        private const int MinPurgeInterval = 1024;
+
         private readonly SandboxOptions _options;
         private readonly LoopbackHttpServer _http;
         private readonly ConcurrentDictionary<string, SandboxAccount> _accounts = new ConcurrentDictionary<string, SandboxAccount>(StringComparer.Ordinal);
-        /// <summary>The fewest jobs held before expired ones are swept.</summary>
-        private const int MinPurgeAt = 1024;
-
         private readonly ConcurrentDictionary<string, SandboxJob> _jobs = new ConcurrentDictionary<string, SandboxJob>(StringComparer.Ordinal);
         private readonly ConcurrentDictionary<string, Lazy<SandboxJob>> _byIdempotencyKey = new ConcurrentDictionary<string, Lazy<SandboxJob>>(StringComparer.Ordinal);
         private readonly Random _random;
         private readonly HttpClient _webhookClient = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         private readonly CancellationTokenSource _stopping = new CancellationTokenSource();
         private long _jobCounter;
-        private int _purgeAt = MinPurgeAt;
+        private long _purgeAtJob = MinPurgeInterval;
         private int _purging;
 
         private SandboxServer(SandboxOptions options)
@@ -391,13 +391,13 @@ namespace Abstrakt.Sandbox
         }
 
         /// <summary>
-        /// Forgets ended jobs past their retention once the table has doubled since the last sweep, so a
-        /// long-lived sandbox (the module's embedded default) holds about one retention period of jobs, at
+        /// Forgets ended jobs past their retention once as many jobs were created as the last sweep kept, so
+        /// a long-lived sandbox (the module's embedded default) holds about one retention period of jobs, at
         /// amortised constant cost per job.
         /// </summary>
         private void PurgeExpiredWhenDue()
         {
-            if (_jobs.Count < Volatile.Read(ref _purgeAt) || Interlocked.Exchange(ref _purging, 1) == 1)
+            if (Interlocked.Read(ref _jobCounter) < Interlocked.Read(ref _purgeAtJob) || Interlocked.Exchange(ref _purging, 1) == 1)
             {
                 return;
             }
@@ -421,7 +421,7 @@ namespace Abstrakt.Sandbox
                     }
                 }
 
-                Volatile.Write(ref _purgeAt, Math.Max(MinPurgeAt, _jobs.Count * 2));
+                Interlocked.Exchange(ref _purgeAtJob, Interlocked.Read(ref _jobCounter) + Math.Max(MinPurgeInterval, _jobs.Count));
             }
             finally
             {
