@@ -20,7 +20,7 @@ namespace Abstrakt.Api
 
         private readonly object _lock = new object();
         private readonly TimeProvider _time;
-        private readonly TimeSpan _window;
+        private readonly TimeSpan _windowWithMargin;
         private readonly Queue<DateTimeOffset> _recentSends = new Queue<DateTimeOffset>();
         private DateTimeOffset _pausedUntil;
         private int? _limit;
@@ -30,7 +30,7 @@ namespace Abstrakt.Api
         public RateGate(TimeProvider time, TimeSpan window, int? requestsPerWindow)
         {
             _time = time;
-            _window = window;
+            _windowWithMargin = window + TimeSpan.FromTicks(Math.Max(MinMargin.Ticks, (long)(window.Ticks * WindowMargin)));
             _limit = requestsPerWindow;
             _limitFixed = requestsPerWindow.HasValue;
         }
@@ -118,7 +118,7 @@ namespace Abstrakt.Api
             var next = _pausedUntil;
             if (_limit is int limit)
             {
-                var span = _window + TimeSpan.FromTicks(Math.Max(MinMargin.Ticks, (long)(_window.Ticks * WindowMargin)));
+                var span = _windowWithMargin;
                 while (_recentSends.Count > 0 && _recentSends.Peek() <= now - span)
                 {
                     _recentSends.Dequeue();

@@ -3,6 +3,7 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Management.Automation;
 using System.Threading;
+using System.Threading.Tasks;
 using Abstrakt.Api;
 using Abstrakt.PowerShell.Output;
 
@@ -51,24 +52,31 @@ namespace Abstrakt.PowerShell.Commands
         }
     }
 
-    /// <summary>
-    /// <para type="synopsis">Gets a job's status and outputs.</para>
-    /// </summary>
-    [Cmdlet(VerbsCommon.Get, "AbstraktJob")]
-    [OutputType(typeof(AbstraktJob))]
-    public sealed class GetAbstraktJobCommand : ApiCmdletBase
+    /// <summary>The job cmdlets that take job ids (Get, Wait, Stop): one request per id, one job object out.</summary>
+    public abstract class JobIdCmdletBase : ApiCmdletBase
     {
         /// <summary>The job id.</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string[] JobId { get; set; } = Array.Empty<string>();
 
+        /// <summary>Whether to make the call for this id (Stop asks ShouldProcess).</summary>
+        /// <param name="id">The job id.</param>
+        /// <returns>True to call.</returns>
+        private protected virtual bool ShouldCall(string id) => true;
+
+        /// <summary>The request for one job id.</summary>
+        /// <param name="id">The job id.</param>
+        /// <param name="cancellationToken">Stops the request (Ctrl+C).</param>
+        /// <returns>The job as the service answers.</returns>
+        private protected abstract Task<JobInfo> CallAsync(string id, CancellationToken cancellationToken);
+
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
             foreach (var id in JobId)
             {
-                if (TryCall(t => Client.GetJobAsync(id, t), id, out var job))
+                if (ShouldCall(id) && TryCall(t => CallAsync(id, t), id, out var job))
                 {
                     WriteObject(new AbstraktJob(job));
                 }
@@ -77,47 +85,38 @@ namespace Abstrakt.PowerShell.Commands
     }
 
     /// <summary>
+    /// <para type="synopsis">Gets a job's status and outputs.</para>
+    /// </summary>
+    [Cmdlet(VerbsCommon.Get, "AbstraktJob")]
+    [OutputType(typeof(AbstraktJob))]
+    public sealed class GetAbstraktJobCommand : JobIdCmdletBase
+    {
+        private protected override Task<JobInfo> CallAsync(string id, CancellationToken cancellationToken) => Client.GetJobAsync(id, cancellationToken);
+    }
+
+    /// <summary>
     /// <para type="synopsis">Waits for jobs to end, polling from 0.5 s up to 5 s.</para>
     /// </summary>
     [Cmdlet(VerbsLifecycle.Wait, "AbstraktJob")]
     [OutputType(typeof(AbstraktJob))]
-    public sealed class WaitAbstraktJobCommand : ApiCmdletBase
+    public sealed class WaitAbstraktJobCommand : JobIdCmdletBase
     {
-        /// <summary>The job id.</summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-        [ValidateNotNullOrEmpty]
-        public string[] JobId { get; set; } = Array.Empty<string>();
-
         /// <summary>How long to wait for each job, in seconds.</summary>
         [Parameter]
         [ValidateRange(1, 86400)]
         public int TimeoutSec { get; set; } = 600;
 
-        /// <inheritdoc/>
-        protected override void ProcessRecord()
+        private protected override async Task<JobInfo> CallAsync(string id, CancellationToken cancellationToken)
         {
-            foreach (var id in JobId)
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(TimeSpan.FromSeconds(TimeoutSec));
+            try
             {
-                var ok = TryCall(
-                    async t =>
-                    {
-                        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(t);
-                        deadline.CancelAfter(TimeSpan.FromSeconds(TimeoutSec));
-                        try
-                        {
-                            return await Client.WaitForJobAsync(id, deadline.Token).ConfigureAwait(false);
-                        }
-                        catch (OperationCanceledException) when (!t.IsCancellationRequested)
-                        {
-                            throw new AbstraktApiException(ErrorCodes.Deadline, $"Job {id} did not end within {TimeoutSec} s.") { JobId = id };
-                        }
-                    },
-                    id,
-                    out var job);
-                if (ok)
-                {
-                    WriteObject(new AbstraktJob(job));
-                }
+                return await Client.WaitForJobAsync(id, deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new AbstraktApiException(ErrorCodes.Deadline, $"Job {id} did not end within {TimeoutSec} s.") { JobId = id };
             }
         }
     }
@@ -127,24 +126,11 @@ namespace Abstrakt.PowerShell.Commands
     /// </summary>
     [Cmdlet(VerbsLifecycle.Stop, "AbstraktJob", SupportsShouldProcess = true)]
     [OutputType(typeof(AbstraktJob))]
-    public sealed class StopAbstraktJobCommand : ApiCmdletBase
+    public sealed class StopAbstraktJobCommand : JobIdCmdletBase
     {
-        /// <summary>The job id.</summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-        [ValidateNotNullOrEmpty]
-        public string[] JobId { get; set; } = Array.Empty<string>();
+        private protected override bool ShouldCall(string id) => ShouldProcess(id, "Cancel abstrakt job");
 
-        /// <inheritdoc/>
-        protected override void ProcessRecord()
-        {
-            foreach (var id in JobId)
-            {
-                if (ShouldProcess(id, "Cancel abstrakt job") && TryCall(t => Client.CancelJobAsync(id, t), id, out var job))
-                {
-                    WriteObject(new AbstraktJob(job));
-                }
-            }
-        }
+        private protected override Task<JobInfo> CallAsync(string id, CancellationToken cancellationToken) => Client.CancelJobAsync(id, cancellationToken);
     }
 
     /// <summary>
