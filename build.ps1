@@ -4,12 +4,13 @@
     Builds, tests, packages or cleans the Abstrakt module. Works in pwsh 7 and Windows PowerShell 5.1.
 .EXAMPLE
     ./build.ps1                   # Build (stages the module so Import-Module ./Abstrakt.psd1 works)
-    ./build.ps1 -Task Test        # xUnit, then Pester 5 when it is installed
+    ./build.ps1 -Task Test        # xUnit, then the Pester suite in a fresh process; ends with 'N passed, N failed'
+    ./build.ps1 -Task MainJob     # build, then the batch of examples/prompts.txt on the embedded sandbox (./out)
     ./build.ps1 -Task Package     # out/Abstrakt/<version>/, ready for Publish-PSResource
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Package', 'Clean')]
+    [ValidateSet('Build', 'Test', 'MainJob', 'Package', 'Clean')]
     [string[]] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -30,6 +31,34 @@ $solution = [IO.Path]::Combine($root, 'Abstrakt.PowerShell.sln')
 function Invoke-Native([string] $Command, [string[]] $Arguments) {
     & $Command @Arguments
     if ($LASTEXITCODE -ne 0) { throw "$Command $($Arguments -join ' ') failed with exit code $LASTEXITCODE" }
+}
+
+. ([IO.Path]::Combine($root, 'tools', 'scripts', 'PwshCommand.ps1'))
+
+# Runs a script file in a fresh process of this PowerShell, so it imports the module just built.
+function Invoke-FreshPowerShell([string] $File, [string[]] $Arguments) {
+    $pwsh = Get-PwshCommand
+    Invoke-Native $pwsh.FilePath (@($pwsh.Prefix) + @('-NoProfile', '-NonInteractive', '-File', $File) + @($Arguments))
+}
+
+# Pester 5.9.1 from NuGet into out/tools (tools/Pester/Pester.csproj), never a hand-installed copy.
+function Get-PesterManifest {
+    $packages = [IO.Path]::Combine($root, 'out', 'tools')
+    Invoke-Native dotnet @('restore', [IO.Path]::Combine($root, 'tools', 'Pester', 'Pester.csproj'), '--packages', $packages, '--nologo', '-v', 'q')
+    [IO.Path]::Combine($packages, 'pester', '5.9.1', 'tools', 'Pester.psd1')
+}
+
+# Sums the counters of the .trx files dotnet test wrote.
+function Get-XunitCounts([string] $Folder) {
+    $counts = [ordered]@{ passed = 0; failed = 0; skipped = 0 }
+    foreach ($file in [IO.Directory]::GetFiles($Folder, '*.trx')) {
+        $xml = [xml][IO.File]::ReadAllText($file)
+        $counters = $xml.TestRun.ResultSummary.Counters
+        $counts.passed += [int]$counters.passed
+        $counts.failed += [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+        $counts.skipped += [int]$counters.notExecuted
+    }
+    $counts
 }
 
 function Get-ModuleVersion {
@@ -68,16 +97,33 @@ foreach ($step in $Task) {
             Invoke-Native dotnet @('build', $solution, '-c', $Configuration, '--nologo')
         }
         'Test' {
-            Invoke-Native dotnet @('test', $solution, '-c', $Configuration, '--nologo')
-            $pester = Get-Module -ListAvailable Pester | Where-Object { $_.Version.Major -ge 5 } | Sort-Object Version -Descending | Select-Object -First 1
-            if (-not $pester) {
-                Write-Warning 'Pester 5 is not installed: skipped tests/Pester. Install it with: Install-PSResource Pester'
-                continue
-            }
-            # A fresh process, so the module under test is the one just built.
-            $exe = if ($PSVersionTable.PSEdition -eq 'Core') { 'pwsh' } else { 'powershell' }
-            $script = "Import-Module Pester -MinimumVersion 5.0; `$c = New-PesterConfiguration; `$c.Run.Path = '$root/tests/Pester'; `$c.Run.Exit = `$true; `$c.Output.Verbosity = 'Detailed'; Invoke-Pester -Configuration `$c"
-            Invoke-Native $exe @('-NoProfile', '-NonInteractive', '-Command', $script)
+            # xUnit (engine logic and hosted-engine tests), then the Pester suite in a fresh pwsh: what a user sees.
+            $results = [IO.Path]::Combine($root, 'out', 'test-results')
+            if ([IO.Directory]::Exists($results)) { [IO.Directory]::Delete($results, $true) }
+            & dotnet test $solution -c $Configuration --nologo --logger trx --results-directory $results
+            $xunitExit = $LASTEXITCODE
+            $xunit = Get-XunitCounts $results
+            if ($xunitExit -ne 0 -and $xunit.failed -eq 0) { $xunit.failed = 1 }  # a build or host failure counts
+
+            $pesterResult = [IO.Path]::Combine($results, 'pester.json')
+            $runner = [IO.Path]::Combine($root, 'tools', 'scripts', 'Invoke-PesterSuite.ps1')
+            $pwsh = Get-PwshCommand
+            & $pwsh.FilePath (@($pwsh.Prefix) + @('-NoProfile', '-NonInteractive', '-File', $runner,
+                '-PesterManifest', (Get-PesterManifest), '-TestPath', [IO.Path]::Combine($root, 'tests', 'Pester'), '-ResultPath', $pesterResult))
+            $pester = if ([IO.File]::Exists($pesterResult)) { [IO.File]::ReadAllText($pesterResult) | ConvertFrom-Json } else { [pscustomobject]@{ passed = 0; failed = 1; skipped = 0 } }
+
+            $passed = $xunit.passed + $pester.passed
+            $failed = $xunit.failed + $pester.failed
+            $skipped = $xunit.skipped + $pester.skipped
+            $Host.UI.WriteLine("xUnit: $($xunit.passed) passed, $($xunit.failed) failed, $($xunit.skipped) skipped; Pester: $($pester.passed) passed, $($pester.failed) failed, $($pester.skipped) skipped")
+            # CI skips nothing silently: a skipped test there is a failure.
+            if ($env:CI -eq 'true' -and $skipped -gt 0) { $failed += $skipped }
+            $Host.UI.WriteLine("$passed passed, $failed failed")
+            if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
+        }
+        'MainJob' {
+            Invoke-Native dotnet @('build', $solution, '-c', $Configuration, '--nologo', '-v', 'q')
+            Invoke-FreshPowerShell ([IO.Path]::Combine($root, 'examples', 'main-job.ps1'))
         }
         'Package' {
             if (-not $NoBuild) { Invoke-Native dotnet @('build', $solution, '-c', $Configuration, '--nologo') }

@@ -1,0 +1,64 @@
+# Shared by the Pester files: the built module's path, the sandbox's counters, and fresh pwsh processes
+# (for what only a separate process shows: no connection, a second machine, a kill).
+$script:Root = [IO.Path]::GetFullPath([IO.Path]::Combine($PSScriptRoot, '..', '..'))
+. ([IO.Path]::Combine($script:Root, 'tools', 'scripts', 'PwshCommand.ps1'))
+
+function Get-ModuleManifestPath { [IO.Path]::Combine($script:Root, 'Abstrakt.psd1') }
+
+function Get-RepositoryRoot { $script:Root }
+
+# The sandbox's counters (GET /_sandbox/stats): jobs created and cancelled, requests, credits.
+function Get-SandboxStats([Parameter(Mandatory)] $Sandbox) {
+    Invoke-RestMethod -Uri "$($Sandbox.Uri)_sandbox/stats"
+}
+
+function Get-PlainText([Parameter(Mandatory)] [securestring] $Secure) {
+    [System.Net.NetworkCredential]::new('', $Secure).Password
+}
+
+# Starts a fresh pwsh running $Script with the module imported; returns the process, its output going
+# to files. -Connect connects the child to $Sandbox first (the way a second machine would).
+function Start-ChildPwsh {
+    param([Parameter(Mandatory)] [string] $Script, $Sandbox, [string] $WorkingDirectory = $PWD.ProviderPath, [hashtable] $Environment = @{})
+    $prelude = "`$ErrorActionPreference = 'Stop'; Import-Module '$(Get-ModuleManifestPath)'`n"
+    if ($Sandbox) {
+        $prelude += "Connect-Abstrakt -Endpoint '$($Sandbox.Uri)' -ApiKey (ConvertTo-SecureString '$(Get-PlainText $Sandbox.ApiKey)' -AsPlainText -Force)`n"
+    }
+    $file = [IO.Path]::Combine([IO.Path]::GetTempPath(), "abstrakt-child-$([guid]::NewGuid().ToString('n')).ps1")
+    [IO.File]::WriteAllText($file, $prelude + $Script)
+    $pwsh = Get-PwshCommand
+    $info = [Diagnostics.ProcessStartInfo]::new($pwsh.FilePath)
+    # Quoted by hand: Windows PowerShell's .NET has no ProcessStartInfo.ArgumentList.
+    $info.Arguments = (@($pwsh.Prefix) + @('-NoProfile', '-NonInteractive', '-File', $file) | ForEach-Object { '"' + $_ + '"' }) -join ' '
+    $info.WorkingDirectory = $WorkingDirectory
+    $info.RedirectStandardOutput = $true
+    $info.RedirectStandardError = $true
+    $info.UseShellExecute = $false
+    foreach ($name in $Environment.Keys) { $info.Environment[$name] = $Environment[$name] }
+    $process = [Diagnostics.Process]::Start($info)
+    # Read both streams as they come so a chatty child never blocks on a full pipe.
+    $process | Add-Member -NotePropertyName StdOut -NotePropertyValue $process.StandardOutput.ReadToEndAsync()
+    $process | Add-Member -NotePropertyName StdErr -NotePropertyValue $process.StandardError.ReadToEndAsync() -PassThru
+}
+
+# Runs $Script in a fresh pwsh to the end; returns exit code, output and error text.
+function Invoke-ChildPwsh {
+    param([Parameter(Mandatory)] [string] $Script, $Sandbox, [string] $WorkingDirectory = $PWD.ProviderPath, [hashtable] $Environment = @{}, [int] $TimeoutSec = 300)
+    $process = Start-ChildPwsh -Script $Script -Sandbox $Sandbox -WorkingDirectory $WorkingDirectory -Environment $Environment
+    if (-not $process.WaitForExit($TimeoutSec * 1000)) {
+        $process.Kill()
+        throw "The child pwsh did not finish within $TimeoutSec s."
+    }
+    [pscustomobject]@{ ExitCode = $process.ExitCode; Output = $process.StdOut.Result; Errors = $process.StdErr.Result }
+}
+
+# Waits until $Condition is true, polling; throws after $TimeoutSec (generous: the machine may be loaded).
+function Wait-Until([Parameter(Mandatory)] [scriptblock] $Condition, [int] $TimeoutSec = 120, [string] $Because = 'the condition') {
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
+    while (-not (& $Condition)) {
+        if ([DateTime]::UtcNow -gt $deadline) { throw "Timed out after $TimeoutSec s waiting for $Because." }
+        Start-Sleep -Milliseconds 50
+    }
+}
+
+Export-ModuleMember -Function Get-ModuleManifestPath, Get-RepositoryRoot, Get-SandboxStats, Get-PlainText, Start-ChildPwsh, Invoke-ChildPwsh, Wait-Until
