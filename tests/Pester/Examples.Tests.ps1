@@ -1,0 +1,102 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
+# Every example in docs/cmdlets/*.md runs as written, against a fresh sandbox, with ErrorAction Stop:
+# help that shows a command which no longer works fails here. Only what cannot run on one machine is
+# rewritten: public webhook URLs become a loopback listener, the production endpoint the sandbox, and
+# the placeholders a web framework or a vault would provide are given stand-ins below.
+
+BeforeDiscovery {
+    $docs = [IO.Path]::Combine($PSScriptRoot, '..', '..', 'docs', 'cmdlets')
+    $examples = foreach ($file in Get-ChildItem $docs -Filter *.md) {
+        $title = $null
+        $code = $null
+        foreach ($line in [IO.File]::ReadAllLines($file.FullName)) {
+            if ($line -match '^### (.+)$') { $title = $Matches[1]; continue }
+            if ($null -ne $code) {
+                if ($line -eq '```') { @{ Cmdlet = $file.BaseName; Title = $title; Code = ($code -join "`n") }; $code = $null }
+                else { $code += $line }
+                continue
+            }
+            if ($line -eq '```powershell' -and $title) { $code = @() }
+        }
+    }
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
+    Import-Module (Get-ModuleManifestPath) -Force
+
+    function Get-FreeLoopbackPrefix {
+        $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+        $listener.Start()
+        try { "http://127.0.0.1:$($listener.LocalEndpoint.Port)/abstrakt/" } finally { $listener.Stop() }
+    }
+
+    function New-SignedDelivery([string] $Secret) {
+        $body = '{"job_id":"job_doc","status":"succeeded","model_id":"flux-dev","output":{"items":[{"url":"http://127.0.0.1/a.png"}]},"credits_used":3}'
+        $ts = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
+        $hmac = [System.Security.Cryptography.HMACSHA256]::new([Text.Encoding]::UTF8.GetBytes($Secret))
+        $signature = -join ($hmac.ComputeHash([Text.Encoding]::UTF8.GetBytes("$ts.$body")) | ForEach-Object { $_.ToString('x2') })
+        @{ Body = $body; Headers = @{ 'X-Abstrakt-Timestamp' = "$ts"; 'X-Abstrakt-Signature' = $signature } }
+    }
+
+    # Stand-ins for what an Azure Functions or Pode host provides to the webhook examples.
+    class HttpResponseContext { [int] $StatusCode }
+    function Push-OutputBinding([string] $Name, $Value) { $script:pushed = $Value }
+    function Set-PodeResponseStatus([int] $Code) { $script:podeStatus = $Code }
+}
+
+AfterAll {
+    Stop-AbstraktSandbox
+    Remove-Module Abstrakt -ErrorAction SilentlyContinue
+}
+
+Describe 'Documented examples' {
+    BeforeEach {
+        $sandbox = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited
+        $work = Join-Path $TestDrive ([guid]::NewGuid().ToString('n'))
+        $null = New-Item -ItemType Directory $work
+        Push-Location $work
+        'a lighthouse at dawn', 'a red fox in snow', 'a bowl of ramen' | Set-Content ./prompts.txt
+        "Prompt,Model,ImageSize,NumImages,Seed,Id`na castle,flux-dev,square,2,7,castle`na wide field,,landscape_16_9,1,,field" | Set-Content ./prompts.csv
+
+        # What the examples take for granted: a secret, jobs, a key from a vault, a delivery, a request.
+        $webhookSecret = Get-PlainText $sandbox.WebhookSecret
+        $secret = $sandbox.WebhookSecret
+        $env:ABSTRAKT_WEBHOOK_SECRET = $webhookSecret
+        $secrets = @{ AbstraktKey = Get-PlainText $sandbox.ApiKey }
+        $jobs = 'an example job', 'another example job' | ForEach-Object { Submit-AbstraktJob $_ }
+        $delivery = New-SignedDelivery $webhookSecret
+        Set-Content ./delivery.json $delivery.Body -NoNewline
+        $Request = [pscustomobject]@{ RawBody = $delivery.Body; Headers = $delivery.Headers }
+        $WebEvent = @{ Request = @{ Body = $delivery.Body; Headers = $delivery.Headers } }
+        $script:pushed = $null
+        $script:podeStatus = $null
+        # Read-Host is the user typing the key; Connect-Abstrakt's default endpoint is the production service.
+        function Read-Host { param([switch] $AsSecureString, $Prompt) $sandbox.ApiKey }
+        $PSDefaultParameterValues['Connect-Abstrakt:Endpoint'] = $sandbox.Uri
+    }
+
+    AfterEach {
+        Pop-Location
+        $PSDefaultParameterValues.Remove('Connect-Abstrakt:Endpoint')
+        Remove-Item Env:ABSTRAKT_WEBHOOK_SECRET, Env:ABSTRAKT_API_KEY -ErrorAction SilentlyContinue
+    }
+
+    It '<Cmdlet>: <Title>' -ForEach $examples {
+        $prefix = Get-FreeLoopbackPrefix
+        $code = $Code -replace 'https://[\w.-]*example\.org/[\w/.-]*', $prefix -replace 'http://\+:\d+/abstrakt/', $prefix -replace 'job_01hx2k9', $jobs[0].JobId
+        $ErrorActionPreference = 'Stop'
+        $example = [scriptblock]::Create($code)
+        # An example written as a handler (param($Request)) gets the stand-in of that name.
+        $arguments = @{}
+        foreach ($parameter in @($example.Ast.ParamBlock.Parameters)) {
+            if ($parameter) { $arguments[$parameter.Name.VariablePath.UserPath] = Get-Variable $parameter.Name.VariablePath.UserPath -ValueOnly }
+        }
+        $output = . $example @arguments
+        if ($Cmdlet -eq 'ConvertFrom-AbstraktWebhook' -and $code -match 'Push-OutputBinding') { $script:pushed.StatusCode | Should -Be 200 }
+        if ($Cmdlet -eq 'Test-AbstraktWebhookSignature') { $ok | Should -BeTrue; $script:podeStatus | Should -BeNullOrEmpty }
+        if ($code -match 'Start-AbstraktBatch|Invoke-Abstrakt|Get-AbstraktModel|Get-AbstraktJob|Wait-AbstraktJob|ConvertFrom-AbstraktWebhook -Body \(') {
+            if ($code -notmatch '-WhatIf|Stop-AbstraktJob') { $output | Should -Not -BeNullOrEmpty -Because 'the example returns results' }
+        }
+    }
+}
