@@ -17,10 +17,12 @@ function Get-PlainText([Parameter(Mandatory)] [securestring] $Secure) {
 }
 
 # Starts a fresh pwsh running $Script with the module imported; returns the process, its output going
-# to files. -Connect connects the child to $Sandbox first (the way a second machine would).
+# to files. -Sandbox connects the child to it first (the way a second machine would); -NoImport leaves
+# the module out (for a child that installs it).
 function Start-ChildPwsh {
-    param([Parameter(Mandatory)] [string] $Script, $Sandbox, [string] $WorkingDirectory = $PWD.ProviderPath, [hashtable] $Environment = @{})
-    $prelude = "`$ErrorActionPreference = 'Stop'; Import-Module '$(Get-ModuleManifestPath)'`n"
+    param([Parameter(Mandatory)] [string] $Script, $Sandbox, [string] $WorkingDirectory = $PWD.ProviderPath, [hashtable] $Environment = @{}, [switch] $NoImport)
+    $prelude = "`$ErrorActionPreference = 'Stop'`n"
+    if (-not $NoImport) { $prelude += "Import-Module '$(Get-ModuleManifestPath)'`n" }
     if ($Sandbox) {
         $prelude += "Connect-Abstrakt -Endpoint '$($Sandbox.Uri)' -ApiKey (ConvertTo-SecureString '$(Get-PlainText $Sandbox.ApiKey)' -AsPlainText -Force)`n"
     }
@@ -43,8 +45,8 @@ function Start-ChildPwsh {
 
 # Runs $Script in a fresh pwsh to the end; returns exit code, output and error text.
 function Invoke-ChildPwsh {
-    param([Parameter(Mandatory)] [string] $Script, $Sandbox, [string] $WorkingDirectory = $PWD.ProviderPath, [hashtable] $Environment = @{}, [int] $TimeoutSec = 300)
-    $process = Start-ChildPwsh -Script $Script -Sandbox $Sandbox -WorkingDirectory $WorkingDirectory -Environment $Environment
+    param([Parameter(Mandatory)] [string] $Script, $Sandbox, [string] $WorkingDirectory = $PWD.ProviderPath, [hashtable] $Environment = @{}, [int] $TimeoutSec = 300, [switch] $NoImport)
+    $process = Start-ChildPwsh -Script $Script -Sandbox $Sandbox -WorkingDirectory $WorkingDirectory -Environment $Environment -NoImport:$NoImport
     if (-not $process.WaitForExit($TimeoutSec * 1000)) {
         $process.Kill()
         throw "The child pwsh did not finish within $TimeoutSec s."
