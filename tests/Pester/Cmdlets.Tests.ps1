@@ -295,11 +295,8 @@ Describe 'Stop-AbstraktSandbox' {
 Describe 'Test-AbstraktWebhookSignature' {
     BeforeAll {
         $secret = 'whsec_pester'
-        $body = '{"job_id":"job_1","status":"succeeded","model_id":"flux-dev","output":{"items":[{"url":"http://127.0.0.1/a.png"}]},"credits_used":3}'
-        $ts = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
-        $hmac = [System.Security.Cryptography.HMACSHA256]::new([Text.Encoding]::UTF8.GetBytes($secret))
-        # Lowercase hex, written out so it also runs in Windows PowerShell 5.1 (no Convert.ToHexString).
-        $signature = -join ($hmac.ComputeHash([Text.Encoding]::UTF8.GetBytes("$ts.$body")) | ForEach-Object { $_.ToString('x2') })
+        $delivery = New-SignedDelivery $secret
+        $body, $ts, $signature = $delivery.Body, $delivery.Timestamp, $delivery.Signature
     }
 
     It 'accepts a good signature' {
@@ -309,22 +306,21 @@ Describe 'Test-AbstraktWebhookSignature' {
     It 'rejects a tampered body, a wrong secret and a stale timestamp' {
         Test-AbstraktWebhookSignature -Body ($body + ' ') -Timestamp $ts -Signature $signature -Secret $secret | Should -BeFalse
         Test-AbstraktWebhookSignature -Body $body -Timestamp $ts -Signature $signature -Secret 'whsec_other' | Should -BeFalse
-        Test-AbstraktWebhookSignature -Body $body -Timestamp ($ts - 3600) -Signature $signature -Secret $secret | Should -BeFalse
+        $stale = New-SignedDelivery $secret -Timestamp ($ts - 3600)
+        Test-AbstraktWebhookSignature -Body $stale.Body -Timestamp $stale.Timestamp -Signature $stale.Signature -Secret $secret | Should -BeFalse
+        Test-AbstraktWebhookSignature -Body $stale.Body -Timestamp $stale.Timestamp -Signature $stale.Signature -Secret $secret -ToleranceSec 7200 | Should -BeTrue
     }
 }
 
 Describe 'ConvertFrom-AbstraktWebhook' {
     BeforeAll {
         $secret = 'whsec_pester'
-        $body = '{"job_id":"job_1","status":"succeeded","model_id":"flux-dev","output":{"items":[{"url":"http://127.0.0.1/a.png"}]},"credits_used":3}'
-        $ts = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
-        $hmac = [System.Security.Cryptography.HMACSHA256]::new([Text.Encoding]::UTF8.GetBytes($secret))
-        $signature = -join ($hmac.ComputeHash([Text.Encoding]::UTF8.GetBytes("$ts.$body")) | ForEach-Object { $_.ToString('x2') })
+        $delivery = New-SignedDelivery $secret
+        $body, $ts = $delivery.Body, $delivery.Timestamp
     }
 
     It 'converts a verified delivery into a result' {
-        $headers = @{ 'X-Abstrakt-Timestamp' = "$ts"; 'X-Abstrakt-Signature' = $signature }
-        $result = ConvertFrom-AbstraktWebhook -Body $body -Headers $headers -Secret $secret
+        $result = ConvertFrom-AbstraktWebhook -Body $body -Headers $delivery.Headers -Secret $secret
         $result.JobId | Should -Be 'job_1'
         $result.CreditsUsed | Should -Be 3
     }

@@ -31,14 +31,6 @@ BeforeAll {
         try { "http://127.0.0.1:$($listener.LocalEndpoint.Port)/abstrakt/" } finally { $listener.Stop() }
     }
 
-    function New-SignedDelivery([string] $Secret) {
-        $body = '{"job_id":"job_doc","status":"succeeded","model_id":"flux-dev","output":{"items":[{"url":"http://127.0.0.1/a.png"}]},"credits_used":3}'
-        $ts = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
-        $hmac = [System.Security.Cryptography.HMACSHA256]::new([Text.Encoding]::UTF8.GetBytes($Secret))
-        $signature = -join ($hmac.ComputeHash([Text.Encoding]::UTF8.GetBytes("$ts.$body")) | ForEach-Object { $_.ToString('x2') })
-        @{ Body = $body; Headers = @{ 'X-Abstrakt-Timestamp' = "$ts"; 'X-Abstrakt-Signature' = $signature } }
-    }
-
     # Stand-ins for what an Azure Functions or Pode host provides to the webhook examples.
     class HttpResponseContext { [int] $StatusCode }
     function Push-OutputBinding([string] $Name, $Value) { $script:pushed = $Value }

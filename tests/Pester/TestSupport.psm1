@@ -16,6 +16,15 @@ function Get-PlainText([Parameter(Mandatory)] [securestring] $Secure) {
     [System.Net.NetworkCredential]::new('', $Secure).Password
 }
 
+# A webhook delivery signed as the service signs it: HMAC-SHA256 over "timestamp.body", lowercase hex
+# (written out: Windows PowerShell 5.1 has no Convert.ToHexString).
+function New-SignedDelivery([Parameter(Mandatory)] [string] $Secret, [long] $Timestamp = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()) {
+    $body = '{"job_id":"job_1","status":"succeeded","model_id":"flux-dev","output":{"items":[{"url":"http://127.0.0.1/a.png"}]},"credits_used":3}'
+    $hmac = [System.Security.Cryptography.HMACSHA256]::new([Text.Encoding]::UTF8.GetBytes($Secret))
+    $signature = -join ($hmac.ComputeHash([Text.Encoding]::UTF8.GetBytes("$Timestamp.$body")) | ForEach-Object { $_.ToString('x2') })
+    [pscustomobject]@{ Body = $body; Timestamp = $Timestamp; Signature = $signature; Headers = @{ 'X-Abstrakt-Timestamp' = "$Timestamp"; 'X-Abstrakt-Signature' = $signature } }
+}
+
 # Starts a fresh pwsh running $Script with the module imported; returns the process, its output going
 # to files. -Sandbox connects the child to it first (the way a second machine would); -NoImport leaves
 # the module out (for a child that installs it).
@@ -63,4 +72,4 @@ function Wait-Until([Parameter(Mandatory)] [scriptblock] $Condition, [int] $Time
     }
 }
 
-Export-ModuleMember -Function Get-ModuleManifestPath, Get-RepositoryRoot, Get-SandboxStats, Get-PlainText, Start-ChildPwsh, Invoke-ChildPwsh, Wait-Until
+Export-ModuleMember -Function New-SignedDelivery, Get-ModuleManifestPath, Get-RepositoryRoot, Get-SandboxStats, Get-PlainText, Start-ChildPwsh, Invoke-ChildPwsh, Wait-Until
