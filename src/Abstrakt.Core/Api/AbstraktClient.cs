@@ -41,6 +41,9 @@ namespace Abstrakt.Api
     /// </summary>
     public sealed class AbstraktClient : IDisposable
     {
+        /// <summary>The longest delay a server's hint can impose; a larger (or absurd) hint is cut to this.</summary>
+        internal static readonly TimeSpan MaxServerDelay = TimeSpan.FromMinutes(5);
+
         private readonly HttpClient _http;
         private readonly AbstraktClientOptions _options;
         private readonly string _basePath;
@@ -283,10 +286,10 @@ namespace Abstrakt.Api
             {
                 return ApiJson.ReadJob(root);
             }
-            catch (AbstraktApiException ex)
+            catch (Exception ex) when (ex is AbstraktApiException or FormatException or OverflowException or InvalidOperationException)
             {
                 // A 2xx body that is not a job: the outcome of a create is unknown, so it is retried with the same key.
-                throw new AbstraktApiException(ErrorCodes.Transport, ex.Message, 200, request, ex) { OutcomeUnknown = true };
+                throw new AbstraktApiException(ErrorCodes.Transport, ex is AbstraktApiException ? ex.Message : "The service sent an unreadable job: " + ex.Message, 200, request, ex) { OutcomeUnknown = true };
             }
         }
 
@@ -407,7 +410,15 @@ namespace Abstrakt.Api
                         throw tooLarge();
                     }
 
-                    await destination.WriteAsync(chunk, 0, read, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await destination.WriteAsync(chunk, 0, read, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (IOException ex)
+                    {
+                        // The caller's disk, not the network: never a transport fault to retry.
+                        throw new LocalWriteException(ex);
+                    }
                 }
 
                 return total;
@@ -479,12 +490,13 @@ namespace Abstrakt.Api
                 }
             }
 
-            return seconds is double s && s > 0 ? TimeSpan.FromSeconds(s) : null;
+            // A hostile or broken server may send 1e300: clamp before TimeSpan, which would overflow.
+            return seconds is double s && s > 0 ? TimeSpan.FromSeconds(Math.Min(s, MaxServerDelay.TotalSeconds)) : null;
         }
 
         private void ObserveRateHeaders(HttpResponseMessage response)
         {
-            if (TryHeader(response, "X-RateLimit-Limit", out var limit))
+            if (TryHeader(response, "X-RateLimit-Limit", out var limit) && limit >= 1 && limit <= int.MaxValue)
             {
                 Gate.ObserveLimit((int)limit);
             }
@@ -546,5 +558,14 @@ namespace Abstrakt.Api
         }
 
         private static string Shorten(string text, int max) => text.Length <= max ? text : text.Substring(0, max) + "…";
+    }
+
+    /// <summary>Writing a download to the caller's stream failed (a full disk): a local fault, never retried as a network one.</summary>
+    internal sealed class LocalWriteException : Exception
+    {
+        public LocalWriteException(IOException inner)
+            : base(inner.Message, inner)
+        {
+        }
     }
 }

@@ -255,7 +255,7 @@ namespace Abstrakt.Engine
             {
                 builder.AddRetry(new RetryStrategyOptions
                 {
-                    ShouldHandle = new PredicateBuilder().Handle<AbstraktApiException>(ex => ex.Kind == ErrorKind.Retryable),
+                    ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception is AbstraktApiException { Kind: ErrorKind.Retryable } ex && !HintPastDeadline(args.Context, ex)),
                     MaxRetryAttempts = _options.MaxRetry,
                     BackoffType = DelayBackoffType.Exponential,
                     UseJitter = true,
@@ -285,6 +285,29 @@ namespace Abstrakt.Engine
         }
 
         private static readonly ResiliencePropertyKey<WorkItem> ItemKey = new ResiliencePropertyKey<WorkItem>("abstrakt.item");
+        private static readonly ResiliencePropertyKey<long> StartedKey = new ResiliencePropertyKey<long>("abstrakt.started");
+
+        /// <summary>True when the server asks for a wait that ends past the item's deadline: fail now, with the server's reason.</summary>
+        private bool HintPastDeadline(ResilienceContext context, AbstraktApiException ex)
+        {
+            if (ex.RetryAfter is not TimeSpan hint || !context.Properties.TryGetValue(StartedKey, out var started))
+            {
+                return false;
+            }
+
+            var left = _options.ItemTimeout - _options.Time.GetElapsedTime(started);
+            if (hint < left)
+            {
+                return false;
+            }
+
+            if (context.Properties.TryGetValue(ItemKey, out var item))
+            {
+                Note(item, $"not retrying: the server asked to wait {hint.TotalSeconds:0.#} s, past the item's deadline ({left.TotalSeconds:0.#} s left)");
+            }
+
+            return true;
+        }
 
         private async Task WorkerAsync()
         {
@@ -303,6 +326,11 @@ namespace Abstrakt.Engine
             {
                 // Stopping: dispatch ends at once.
             }
+            catch (Exception ex)
+            {
+                // ProcessAsync reports every item's failure itself; reaching here is a bug. End the batch, never hang it.
+                FailUnexpected(ex);
+            }
         }
 
         private async Task ProcessAsync(WorkItem item, CancellationToken token)
@@ -314,20 +342,21 @@ namespace Abstrakt.Engine
                 AbstraktClient.CurrentTrace.Value = message => Note(item, message);
             }
 
-            if (!Resume(item, state))
-            {
-                return;
-            }
-
             Interlocked.Increment(ref _inFlight);
             var context = ResilienceContextPool.Shared.Get(token);
             context.Properties.Set(ItemKey, item);
+            context.Properties.Set(StartedKey, state.Started);
             try
             {
+                if (!Resume(item, state))
+                {
+                    return;
+                }
+
                 var result = await _pipeline.ExecuteAsync((ctx, s) => new ValueTask<ItemCompleted>(AttemptAsync(item, s, ctx.CancellationToken)), context, state).ConfigureAwait(false);
                 if (!result.Submitted)
                 {
-                    _journal?.Completed(result);
+                    Record(item, j => j.Completed(result));
                 }
 
                 Interlocked.Increment(ref _done);
@@ -356,6 +385,19 @@ namespace Abstrakt.Engine
             catch (AbstraktApiException ex)
             {
                 await FailAsync(item, state, ex).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // Anything else (a full disk, a file in the way, a bug) is this item's failure, or the batch's end.
+                var failure = LocalFailure.For(item, ex);
+                if (failure.Kind == ErrorKind.BatchFatal)
+                {
+                    Fail(new BatchFatalException(failure.Message, failure));
+                }
+                else
+                {
+                    await FailAsync(item, state, failure).ConfigureAwait(false);
+                }
             }
             finally
             {
@@ -408,7 +450,7 @@ namespace Abstrakt.Engine
                 }
             }
 
-            _journal.Accepted(item);
+            Record(item, j => j.Accepted(item));
             return true;
         }
 
@@ -416,6 +458,7 @@ namespace Abstrakt.Engine
         private async Task<ItemCompleted> AttemptAsync(WorkItem item, ItemState state, CancellationToken token)
         {
             state.Attempts++;
+            Inject(ItemStage.Create, item);
             var model = item.Model ?? _options.DefaultModel;
             JobInfo job;
             if (state.JobId is not null)
@@ -437,6 +480,7 @@ namespace Abstrakt.Engine
                 job = await CreateAsync(item, model, state, token).ConfigureAwait(false);
             }
 
+            Inject(ItemStage.Wait, item);
             if (!job.IsTerminal && _options.WebhookUrl is not null && _options.Webhooks is null)
             {
                 // Submit-only: a receiver elsewhere collects the result; the journal has the job id.
@@ -514,7 +558,7 @@ namespace Abstrakt.Engine
             _creating.TryRemove(item.Id, out _);
 
             state.JobId = job.JobId;
-            _journal?.Created(item.Id, job.JobId, state.Resubmissions);
+            Record(item, j => j.Created(item.Id, job.JobId, state.Resubmissions));
             if (!job.IsTerminal)
             {
                 _unfinishedJobs[item.Id] = (item, job.JobId);
@@ -549,19 +593,14 @@ namespace Abstrakt.Engine
                 var temp = path + ".part-" + Guid.NewGuid().ToString("N").Substring(0, 8);
                 try
                 {
+                    Inject(ItemStage.Download, item);
                     using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
                     {
                         await _client.DownloadAsync(output.Url, stream, token).ConfigureAwait(false);
                     }
 
-                    if (File.Exists(path))
-                    {
-                        File.Delete(temp);
-                    }
-                    else
-                    {
-                        File.Move(temp, path);
-                    }
+                    Inject(ItemStage.Move, item);
+                    MoveIntoPlace(temp, path);
                 }
                 catch
                 {
@@ -573,13 +612,57 @@ namespace Abstrakt.Engine
             return files;
         }
 
+        /// <summary>
+        /// Moves a finished download to its name. The name holds the item's index and job id, so a file that
+        /// appeared there meanwhile (another worker, an earlier run) has the same bytes: keep it.
+        /// </summary>
+        private static void MoveIntoPlace(string temp, string path)
+        {
+            try
+            {
+                File.Move(temp, path);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                TryDelete(temp);
+            }
+        }
+
+        /// <summary>Reports a failed item.</summary>
         private async Task FailAsync(WorkItem item, ItemState state, AbstraktApiException error)
         {
             _unfinishedJobs.TryRemove(item.Id, out _);
-            _journal?.Failed(item.Id, error.Code, error.Message);
+            try
+            {
+                Record(item, j => j.Failed(item.Id, error.Code, error.Message));
+            }
+            catch (Exception ex)
+            {
+                // The failure cannot be journaled: the item stays unfinished there, so a resume runs it again.
+                if (LocalFailure.For(item, ex) is { Kind: ErrorKind.BatchFatal } fatal)
+                {
+                    Fail(new BatchFatalException(fatal.Message, fatal));
+                }
+            }
+
             Interlocked.Increment(ref _failed);
             await EmitAsync(new ItemFailed { Item = item, Error = error, Attempts = state.Attempts }).ConfigureAwait(false);
         }
+
+        /// <summary>Writes one journal record for an item (a test may inject a fault first).</summary>
+        private void Record(WorkItem item, Action<Journal> write)
+        {
+            if (_journal is not null)
+            {
+                Inject(ItemStage.Journal, item);
+                write(_journal);
+            }
+        }
+
+        private void Inject(ItemStage stage, WorkItem item) => _options.FaultInjection?.Invoke(stage, item);
+
+        private void FailUnexpected(Exception ex) =>
+            Fail(new BatchFatalException("The batch stopped on an unexpected error: " + ex.Message, new AbstraktApiException(ErrorCodes.Unexpected, ex.Message, null, null, ex)));
 
         private void Fail(BatchFatalException fatal)
         {
@@ -605,18 +688,29 @@ namespace Abstrakt.Engine
 
         private async Task FinishAsync(Task[] workers, Task ticker)
         {
-            await Task.WhenAll(workers).ConfigureAwait(false);
-            var stoppedByCaller = _cts.IsCancellationRequested && _fatal is null;
-            _cts.Cancel();
-            await ticker.ConfigureAwait(false);
-            if (stoppedByCaller)
+            try
             {
-                await CancelUnfinishedJobsAsync().ConfigureAwait(false);
+                await Task.WhenAll(workers).ConfigureAwait(false);
+                var stoppedByCaller = _cts.IsCancellationRequested && _fatal is null;
+                _cts.Cancel();
+                await ticker.ConfigureAwait(false);
+                if (stoppedByCaller)
+                {
+                    await CancelUnfinishedJobsAsync().ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex)
+            {
+                FailUnexpected(ex);
+            }
+            finally
+            {
+                // Whatever happened, the consumer's stream ends: a reader must never wait forever.
+                _events.Writer.TryWrite(Snapshot());
+                _journal?.Dispose();
+                _events.Writer.TryComplete(_fatal);
             }
 
-            _events.Writer.TryWrite(Snapshot());
-            _journal?.Dispose();
-            _events.Writer.TryComplete(_fatal);
             if (_fatal is not null)
             {
                 throw _fatal;
@@ -655,9 +749,9 @@ namespace Abstrakt.Engine
                 await _client.CancelJobAsync(jobId!, token).ConfigureAwait(false);
                 _journal?.Cancelled(item.Id, jobId!);
             }
-            catch (Exception ex) when (ex is AbstraktApiException or OperationCanceledException)
+            catch (Exception)
             {
-                // Best effort: the journal still has the job id, so a resume re-attaches to it.
+                // Best effort (a failed request, a full disk): the journal still has the job id, so a resume re-attaches to it.
             }
         }
 

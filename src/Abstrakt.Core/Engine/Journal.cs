@@ -169,7 +169,14 @@ namespace Abstrakt.Engine
         {
             lock (_lock)
             {
-                _writer.Dispose();
+                try
+                {
+                    _writer.Dispose();
+                }
+                catch (IOException)
+                {
+                    // A record that could not be flushed (a full disk) was reported when it was written.
+                }
             }
         }
 

@@ -194,13 +194,16 @@ namespace Abstrakt.PowerShell.Commands
             var events = _run!.Events;
             if (!events.TryPeek(out _) && wait > TimeSpan.Zero)
             {
+                // Bounded by its own timer, not by the stop token: after a stop, the engine still has to end
+                // the stream, and a wait cancelled at once would spin this loop at full speed until it does.
+                using var timer = new CancellationTokenSource(wait);
                 try
                 {
-                    events.WaitToReadAsync(_stop.Token).AsTask().Wait(wait);
+                    events.WaitToReadAsync(timer.Token).AsTask().Wait();
                 }
                 catch (AggregateException)
                 {
-                    // Stopping, or the batch failed: the completion reports it.
+                    // The wait timed out, or the batch failed: the completion reports it.
                 }
             }
 
@@ -284,6 +287,7 @@ namespace Abstrakt.PowerShell.Commands
                         ErrorCodes.QuotaExceeded => "Add credits to the account, then resume the batch with -Resume.",
                         ErrorCodes.ModelNotFound => "List models with Get-AbstraktModel.",
                         ErrorCodes.Unreachable => "Check the endpoint (Connect-Abstrakt -Endpoint) and the network, then resume the batch with -Resume.",
+                        ErrorCodes.DiskFull => "Free space on the disk that holds the output directory and the journal, then resume the batch with -Resume.",
                         _ => "Resume the batch with -Resume once the cause is fixed.",
                     },
                 },
@@ -307,6 +311,9 @@ namespace Abstrakt.PowerShell.Commands
             ErrorCodes.Deadline => "DeadlineExceeded",
             ErrorCodes.BadResponse => "BadResponse",
             ErrorCodes.Unreachable => "EndpointUnreachable",
+            ErrorCodes.LocalIo => "LocalIoFailure",
+            ErrorCodes.DiskFull => "DiskFull",
+            ErrorCodes.Unexpected => "UnexpectedFailure",
             _ => "TransportFault",
         };
 
@@ -320,6 +327,7 @@ namespace Abstrakt.PowerShell.Commands
             400 => ErrorCategory.InvalidArgument,
             _ => error.Code is ErrorCodes.Deadline or ErrorCodes.Timeout ? ErrorCategory.OperationTimeout
                 : error.Code is ErrorCodes.Transport or ErrorCodes.Unreachable ? ErrorCategory.ConnectionError
+                : error.Code is ErrorCodes.LocalIo or ErrorCodes.DiskFull ? ErrorCategory.WriteError
                 : ErrorCategory.InvalidResult,
         };
     }
