@@ -59,13 +59,15 @@ namespace Abstrakt.Engine
     {
         private readonly object _lock = new object();
         private readonly StreamWriter _writer;
+        private readonly JournalLock _owner;
 
-        private Journal(string path, string batchId, IReadOnlyDictionary<string, JournalEntry> entries, StreamWriter writer)
+        private Journal(string path, string batchId, IReadOnlyDictionary<string, JournalEntry> entries, StreamWriter writer, JournalLock owner)
         {
             Path = path;
             BatchId = batchId;
             Entries = entries;
             _writer = writer;
+            _owner = owner;
         }
 
         /// <summary>The journal file.</summary>
@@ -85,10 +87,31 @@ namespace Abstrakt.Engine
         /// <param name="resume">Continue an existing journal.</param>
         /// <param name="defaultModel">The batch's default model, recorded in a new journal and checked on resume.</param>
         /// <returns>The journal.</returns>
-        /// <exception cref="JournalException">The journal exists without resume, is not a journal, or was made with another model.</exception>
+        /// <exception cref="JournalException">The journal is in use by another batch, exists without resume, is not a journal, or was made with another model.</exception>
         public static Journal Open(string path, bool resume, string defaultModel)
         {
             var full = System.IO.Path.GetFullPath(path);
+            var directory = System.IO.Path.GetDirectoryName(full);
+            if (!string.IsNullOrEmpty(directory))
+            {
+                Directory.CreateDirectory(directory);
+            }
+
+            // Owned before it is read, so no other batch can write between our read and our first record.
+            var owner = JournalLock.Acquire(full);
+            try
+            {
+                return Open(full, resume, defaultModel, owner);
+            }
+            catch
+            {
+                owner.Dispose();
+                throw;
+            }
+        }
+
+        private static Journal Open(string full, bool resume, string defaultModel, JournalLock owner)
+        {
             var exists = File.Exists(full) && new FileInfo(full).Length > 0;
             if (exists && !resume)
             {
@@ -111,15 +134,9 @@ namespace Abstrakt.Engine
                 batchId = Guid.NewGuid().ToString("N");
             }
 
-            var directory = System.IO.Path.GetDirectoryName(full);
-            if (!string.IsNullOrEmpty(directory))
-            {
-                Directory.CreateDirectory(directory);
-            }
-
             var stream = new FileStream(full, FileMode.Append, FileAccess.Write, FileShare.Read);
             var writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = false, NewLine = "\n" };
-            var journal = new Journal(full, batchId, entries, writer) { DefaultModel = recordedModel ?? defaultModel };
+            var journal = new Journal(full, batchId, entries, writer, owner) { DefaultModel = recordedModel ?? defaultModel };
             if (!exists)
             {
                 journal.Append(new Dictionary<string, object?> { ["type"] = "batch", ["version"] = 1, ["batch_id"] = batchId, ["model"] = defaultModel, ["created_at"] = DateTimeOffset.UtcNow.ToString("o") });
@@ -177,6 +194,8 @@ namespace Abstrakt.Engine
                 {
                     // A record that could not be flushed (a full disk) was reported when it was written.
                 }
+
+                _owner.Dispose();
             }
         }
 
@@ -314,7 +333,7 @@ namespace Abstrakt.Engine
             ErrorId = errorId;
         }
 
-        /// <summary>A stable id: JournalExists, JournalCorrupt, JournalDiffers.</summary>
+        /// <summary>A stable id: JournalExists, JournalCorrupt, JournalDiffers, JournalInUse.</summary>
         public string ErrorId { get; }
     }
 }

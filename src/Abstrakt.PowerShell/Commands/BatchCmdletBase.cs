@@ -83,13 +83,14 @@ namespace Abstrakt.PowerShell.Commands
             }
             catch (JournalException ex)
             {
-                var id = ex.ErrorId switch
+                var (id, category) = ex.ErrorId switch
                 {
-                    "JournalExists" => ErrorIds.JournalExists,
-                    "JournalDiffers" => ErrorIds.JournalDiffers,
-                    _ => ErrorIds.JournalCorrupt,
+                    "JournalExists" => (ErrorIds.JournalExists, ErrorCategory.InvalidData),
+                    "JournalDiffers" => (ErrorIds.JournalDiffers, ErrorCategory.InvalidData),
+                    "JournalInUse" => (ErrorIds.JournalInUse, ErrorCategory.ResourceBusy),
+                    _ => (ErrorIds.JournalCorrupt, ErrorCategory.InvalidData),
                 };
-                ThrowTerminatingError(new ErrorRecord(ex, id, ErrorCategory.InvalidData, options.JournalPath));
+                ThrowTerminatingError(new ErrorRecord(ex, id, category, options.JournalPath));
             }
             catch (ArgumentException ex) when (options.OutputDirectory is not null && ex.ParamName == "directory")
             {

@@ -1,0 +1,53 @@
+using Abstrakt.Api;
+using Abstrakt.Engine;
+using Abstrakt.Sandbox;
+
+namespace Abstrakt.Core.Tests;
+
+/// <summary>Issue #15: a journal has one owner at a time, holds one batch, and says where it is malformed.</summary>
+public sealed class JournalTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "abstrakt-journal-tests", Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public void Journal_OpenedTwice_TheSecondIsJournalInUseNamingTheFileAndTheOwner_UntilTheFirstIsReleased()
+    {
+        var path = Path.Combine(_dir, "batch.jsonl");
+        var first = Journal.Open(path, resume: false, "flux-schnell");
+
+        var ex = Assert.Throws<JournalException>(() => Journal.Open(path, resume: true, "flux-schnell"));
+        Assert.Equal("JournalInUse", ex.ErrorId);
+        Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("process " + Environment.ProcessId, ex.Message, StringComparison.Ordinal);
+
+        first.Dispose();
+        using var second = Journal.Open(path, resume: true, "flux-schnell");
+        Assert.Equal(first.BatchId, second.BatchId);
+    }
+
+    [Fact]
+    public async Task TwoBatchesOnOneJournal_TheSecondCannotStart_AndTheFirstCreatesEachJobOnce()
+    {
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited });
+        using var client = ChaosTests.ClientFor(sandbox);
+        var path = Path.Combine(_dir, "batch.jsonl");
+        using var run = BatchRun.Start(client, new BatchOptions { JournalPath = path });
+
+        var ex = Assert.Throws<JournalException>(() => BatchRun.Start(client, new BatchOptions { JournalPath = path, Resume = true }));
+
+        Assert.Equal("JournalInUse", ex.ErrorId);
+        for (var i = 1; i <= 5; i++)
+        {
+            await run.AddAsync(new WorkItem(i, "shared " + i));
+        }
+
+        run.CompleteInput();
+        await run.Completion.WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.Equal(5, sandbox.Stats.JobsCreated);
+    }
+}
