@@ -51,3 +51,31 @@ public sealed class JournalTests : IDisposable
         Assert.Equal(5, sandbox.Stats.JobsCreated);
     }
 }
+
+/// <summary>Issue #15: an id names one item; a repeat is that item's error, never another row's output.</summary>
+public sealed class DuplicateIdTests
+{
+    [Fact]
+    public async Task ARepeatedId_IsAnItemErrorForTheLaterItem_AndNeverRunsItUnderTheFirstOnesJob()
+    {
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited });
+        using var client = ChaosTests.ClientFor(sandbox);
+        var items = new[]
+        {
+            new WorkItem(1, "a red bird", id: "row"),
+            new WorkItem(2, "a blue fish", id: "other"),
+            new WorkItem(3, "a green cat", id: "row"),
+        };
+
+        var (events, fatal) = await ChaosTests.RunToEnd(client, new BatchOptions { ThrottleLimit = 3 }, items);
+
+        Assert.Null(fatal);
+        var failed = Assert.Single(events.OfType<ItemFailed>());
+        Assert.Equal(3, failed.Item.Index);
+        Assert.Equal(ErrorCodes.DuplicateId, failed.Error.Code);
+        Assert.Contains("'row'", failed.Error.Message, StringComparison.Ordinal);
+        Assert.Contains("item 1", failed.Error.Message, StringComparison.Ordinal);
+        Assert.Equal(new[] { "a red bird", "a blue fish" }, events.OfType<ItemCompleted>().OrderBy(c => c.Item.Index).Select(c => c.Item.Prompt));
+        Assert.Equal(2, sandbox.Stats.JobsCreated);
+    }
+}

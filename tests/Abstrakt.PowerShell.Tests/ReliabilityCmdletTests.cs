@@ -150,3 +150,49 @@ public class JournalOwnershipTests
         }
     }
 }
+
+/// <summary>Issue #15: CSV rows that are wrong are that row's error, never the batch's end or another row's output.</summary>
+public class CsvRowTests
+{
+    [Fact]
+    public void StartAbstraktBatch_ABadNumberCell_IsThatRowsErrorNamingRowAndColumn_AndTheOtherRowsRun()
+    {
+        var dir = ModuleHost.NewTempDirectory();
+        var run = ModuleHost.Run("$sb = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited\n" + """
+            # As Import-Csv gives them (the hosted engine has only the core cmdlets): every cell a string.
+            @(
+                [pscustomobject]@{ Prompt = 'one'; NumImages = '1' }
+                [pscustomobject]@{ Prompt = 'two'; NumImages = '2' }
+                [pscustomobject]@{ Prompt = 'three'; NumImages = 'abc' }
+                [pscustomobject]@{ Prompt = 'four'; NumImages = '1' }
+            ) | Start-AbstraktBatch -JournalPath "$dir/batch.jsonl"
+            """, new Dictionary<string, object?> { ["dir"] = dir });
+
+        Assert.Null(run.Terminating);
+        Assert.Equal(new[] { "four", "one", "two" }, run.Output.Select(o => (string)o.Properties["Prompt"].Value).Order());
+        var error = Assert.Single(run.Errors);
+        Assert.StartsWith("AbstraktInvalidInput,", error.FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.Contains("row 3, column NumImages: 'abc'", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal("three", ((PSObject)error.TargetObject).Properties["Prompt"].Value);
+    }
+
+    [Fact]
+    public void StartAbstraktBatch_ARepeatedId_IsAnItemErrorForTheSecondRow_AndItsImageIsNeverSavedUnderTheFirst()
+    {
+        var dir = ModuleHost.NewTempDirectory();
+        var run = ModuleHost.Run("$sb = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited\n" + """
+            @(
+                [pscustomobject]@{ Id = 'cat'; Prompt = 'a cat' }
+                [pscustomobject]@{ Id = 'dog'; Prompt = 'a dog' }
+                [pscustomobject]@{ Id = 'cat'; Prompt = 'a dog pretending to be a cat' }
+            ) | Start-AbstraktBatch -OutputDirectory $dir
+            """, new Dictionary<string, object?> { ["dir"] = dir });
+
+        Assert.Null(run.Terminating);
+        var error = Assert.Single(run.Errors);
+        Assert.StartsWith("AbstraktItemFailed.DuplicateId,", error.FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.Equal("a dog pretending to be a cat", ((PSObject)error.TargetObject).Properties["Prompt"].Value);
+        Assert.Equal(new[] { "a cat", "a dog" }, run.Output.Select(o => (string)o.Properties["Prompt"].Value).Order());
+        Assert.Equal(2, Directory.GetFiles(dir, "*.png").Length);
+    }
+}

@@ -48,6 +48,9 @@ namespace Abstrakt.Api
         /// <summary>The disk that holds the outputs or the journal is full: no later item can succeed either.</summary>
         public const string DiskFull = "DISK_FULL";
 
+        /// <summary>An item whose Id an earlier item of the same batch already has; it is not run.</summary>
+        public const string DuplicateId = "DUPLICATE_ID";
+
         /// <summary>An error the engine did not foresee (a bug, or a value it cannot handle); this item fails.</summary>
         public const string Unexpected = "UNEXPECTED_FAILURE";
 
@@ -77,6 +80,7 @@ namespace Abstrakt.Api
                 case Deadline:
                 case LocalIo:
                 case Unexpected:
+                case DuplicateId:
                     return ErrorKind.ItemFatal;
                 case RateLimited:
                 case ModelUnavailable:

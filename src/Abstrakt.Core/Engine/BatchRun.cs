@@ -40,6 +40,8 @@ namespace Abstrakt.Engine
         // Creates sent and not yet answered (a synchronous run holds its answer until the job ends): on
         // cancel, their job ids are learned by asking again with the same Idempotency-Key and sync:false.
         private readonly ConcurrentDictionary<string, (WorkItem Item, RunRequest Request, int Resubmissions)> _creating = new ConcurrentDictionary<string, (WorkItem, RunRequest, int)>(StringComparer.Ordinal);
+        // Ids the caller gave, with the index of the first item that had each: a repeat is that item's error.
+        private readonly ConcurrentDictionary<string, long> _givenIds = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         private readonly string _batchId;
         private readonly long _startTimestamp;
         private readonly long _answersAtStart;
@@ -152,6 +154,7 @@ namespace Abstrakt.Engine
         {
             if (!TryAdd(item))
             {
+                // TryAdd has noted a given id already.
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _cts.Token);
                 await _input.Writer.WriteAsync(item, linked.Token).ConfigureAwait(false);
                 Interlocked.Increment(ref _accepted);
@@ -163,7 +166,23 @@ namespace Abstrakt.Engine
         /// <returns>False when the input is full (or the batch has stopped).</returns>
         public bool TryAdd(WorkItem item)
         {
-            if (_cts.IsCancellationRequested || !_input.Writer.TryWrite(item))
+            if (item is null)
+            {
+                throw new ArgumentNullException(nameof(item));
+            }
+
+            if (_cts.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            // In input order (one writer), so "first" is the earlier item whatever order the workers take them in.
+            if (item.IdGiven)
+            {
+                _givenIds.GetOrAdd(item.Id, item.Index);
+            }
+
+            if (!_input.Writer.TryWrite(item))
             {
                 return false;
             }
@@ -348,6 +367,14 @@ namespace Abstrakt.Engine
             context.Properties.Set(StartedKey, state.Started);
             try
             {
+                if (item.IdGiven && _givenIds.TryGetValue(item.Id, out var first) && first != item.Index)
+                {
+                    // Not journaled: the journal keys records by id, and this one would overwrite the first item's.
+                    var duplicate = new AbstraktApiException(ErrorCodes.DuplicateId, $"Item {item.Index} has the id '{item.Id}', which item {first} of this batch already has; ids must be unique, so it was not run.");
+                    await FailAsync(item, state, duplicate, journal: false).ConfigureAwait(false);
+                    return;
+                }
+
                 if (!Resume(item, state))
                 {
                     return;
@@ -540,7 +567,8 @@ namespace Abstrakt.Engine
             }
 
             // Same item, same key: a create whose outcome is unknown is retried without creating a second job.
-            var key = _batchId + ":" + item.Id + (state.Resubmissions > 0 ? ":" + state.Resubmissions : string.Empty);
+            // The key holds the canonical input too, so two different inputs can never share one job.
+            var key = _batchId + ":" + item.Id + ":" + CanonicalHash(model, input) + (state.Resubmissions > 0 ? ":" + state.Resubmissions : string.Empty);
             var request = new RunRequest { Model = model, Input = input, IdempotencyKey = key, WebhookUrl = _options.WebhookUrl };
             JobInfo job;
             _creating[item.Id] = (item, request, state.Resubmissions);
@@ -629,12 +657,15 @@ namespace Abstrakt.Engine
         }
 
         /// <summary>Reports a failed item.</summary>
-        private async Task FailAsync(WorkItem item, ItemState state, AbstraktApiException error)
+        private async Task FailAsync(WorkItem item, ItemState state, AbstraktApiException error, bool journal = true)
         {
             _unfinishedJobs.TryRemove(item.Id, out _);
             try
             {
-                Record(item, j => j.Failed(item.Id, error.Code, error.Message));
+                if (journal)
+                {
+                    Record(item, j => j.Failed(item.Id, error.Code, error.Message));
+                }
             }
             catch (Exception ex)
             {
@@ -767,6 +798,10 @@ namespace Abstrakt.Engine
             using var y = JsonDocument.Parse(b);
             return JsonValues.ToUtf8(JsonValues.ToPlain(x.RootElement)).SequenceEqual(JsonValues.ToUtf8(JsonValues.ToPlain(y.RootElement)));
         }
+
+        /// <summary>A hash of what is sent: the model and the input with its keys in ordinal order.</summary>
+        private static string CanonicalHash(string model, Dictionary<string, object?> input) =>
+            WorkItem.Hash(model + "\n" + System.Text.Encoding.UTF8.GetString(JsonValues.ToUtf8(new SortedDictionary<string, object?>(input, StringComparer.Ordinal))), 8);
 
         private static string Short(string text) => text.Length <= 40 ? text : text.Substring(0, 40) + "…";
 

@@ -134,6 +134,9 @@ namespace Abstrakt.PowerShell.Commands
             }
         }
 
+        /// <summary>The index the next item gets: its 1-based position in the input.</summary>
+        protected long NextIndex => _nextIndex + 1;
+
         /// <summary>Skips an index for an input that was rejected before reaching the engine.</summary>
         protected void SkipIndex() => _nextIndex++;
 
@@ -315,6 +318,7 @@ namespace Abstrakt.PowerShell.Commands
             ErrorCodes.LocalIo => "LocalIoFailure",
             ErrorCodes.DiskFull => "DiskFull",
             ErrorCodes.Unexpected => "UnexpectedFailure",
+            ErrorCodes.DuplicateId => "DuplicateId",
             _ => "TransportFault",
         };
 
@@ -329,6 +333,7 @@ namespace Abstrakt.PowerShell.Commands
             _ => error.Code is ErrorCodes.Deadline or ErrorCodes.Timeout ? ErrorCategory.OperationTimeout
                 : error.Code is ErrorCodes.Transport or ErrorCodes.Unreachable ? ErrorCategory.ConnectionError
                 : error.Code is ErrorCodes.LocalIo or ErrorCodes.DiskFull ? ErrorCategory.WriteError
+                : error.Code is ErrorCodes.DuplicateId ? ErrorCategory.InvalidArgument
                 : ErrorCategory.InvalidResult,
         };
     }
