@@ -79,3 +79,51 @@ public sealed class DuplicateIdTests
         Assert.Equal(2, sandbox.Stats.JobsCreated);
     }
 }
+
+/// <summary>Issue #15: a job is journaled as cancelled only when the service said so.</summary>
+public sealed class CancelRaceTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "abstrakt-cancel-race", Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public async Task ACancelThatLosesTheRaceWithCompletion_IsNotJournaledCancelled_AndAResumeReattachesWithoutPayingTwice()
+    {
+        // The job answers 202, then ends on the service while the engine waits out a long poll delay:
+        // the stop's DELETE then meets a completed job.
+        using var sandbox = SandboxServer.Start(new SandboxOptions { Tier = SandboxTier.Unlimited, FixedLatency = TimeSpan.FromMilliseconds(300), SyncTimeout = TimeSpan.FromMilliseconds(20) });
+        using var client = new AbstraktClient(new AbstraktClientOptions
+        {
+            Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey, PollInitialDelay = TimeSpan.FromHours(1), PollMaxDelay = TimeSpan.FromHours(1),
+        });
+        var journal = Path.Combine(_dir, "batch.jsonl");
+        var items = new[] { new WorkItem(1, "the race") };
+        using (var cts = new CancellationTokenSource())
+        {
+            using var run = BatchRun.Start(client, new BatchOptions { JournalPath = journal }, cts.Token);
+            await run.AddAsync(items[0]);
+            run.CompleteInput();
+            while (sandbox.Stats.JobsCompleted < 1)
+            {
+                await Task.Delay(10);
+            }
+
+            cts.Cancel();
+            await run.Completion.WaitAsync(TimeSpan.FromMinutes(2));
+        }
+
+        Assert.Equal(0, sandbox.Stats.JobsCancelled);
+        Assert.DoesNotContain("\"cancelled\"", File.ReadAllText(journal), StringComparison.Ordinal);
+
+        using var again = ChaosTests.ClientFor(sandbox);
+        var (resumed, fatal) = await ChaosTests.RunToEnd(again, new BatchOptions { JournalPath = journal, Resume = true }, items);
+        Assert.Null(fatal);
+        Assert.Single(resumed.OfType<ItemCompleted>());
+        Assert.Equal(1, sandbox.Stats.JobsCreated);
+        Assert.Equal(1, sandbox.Stats.CreditsCharged);
+    }
+}

@@ -777,8 +777,13 @@ namespace Abstrakt.Engine
                     jobId = job.JobId;
                 }
 
-                await _client.CancelJobAsync(jobId!, token).ConfigureAwait(false);
-                _journal?.Cancelled(item.Id, jobId!);
+                // A cancel can lose the race with completion: only the service's word makes it cancelled.
+                // Otherwise the journal keeps the job as created, so a resume re-attaches to it instead of paying twice.
+                var after = await _client.CancelJobAsync(jobId!, token).ConfigureAwait(false);
+                if (after.Status == JobStatus.Cancelled)
+                {
+                    _journal?.Cancelled(item.Id, jobId!);
+                }
             }
             catch (Exception)
             {
