@@ -127,3 +127,37 @@ public sealed class CancelRaceTests : IDisposable
         Assert.Equal(1, sandbox.Stats.CreditsCharged);
     }
 }
+
+/// <summary>Issue #15: every malformed journal is JournalCorrupt, naming the file and the line.</summary>
+public sealed class MalformedJournalTests : IDisposable
+{
+    private const string Batch = "{\"type\":\"batch\",\"batch_id\":\"b1\",\"model\":\"flux-schnell\"}";
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "abstrakt-malformed", Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    [Theory]
+    [InlineData("{\"type\":\"accepted\",\"id\":\"x\",\"index\":\"five\"}", "")]
+    [InlineData("{\"type\":\"created\",\"id\":\"x\",\"resubmissions\":1.5}", "")]
+    [InlineData("{\"type\":\"completed\",\"id\":\"x\",\"urls\":[1,2]}", "")]
+    [InlineData("[1,2,3]", "not an object")]
+    [InlineData("{\"type\":\"accepted\",\"index\":1}", "no id")]
+    [InlineData("{\"type\":\"mystery\",\"id\":\"x\"}", "unknown record type")]
+    [InlineData("{\"type\":\"batch\",\"batch_id\":\"b2\",\"model\":\"flux-schnell\"}", "second batch record")]
+    public void AJournalLineOfValidJsonButTheWrongShape_IsJournalCorruptNamingFileAndLine(string line, string says)
+    {
+        Directory.CreateDirectory(_dir);
+        var path = Path.Combine(_dir, "batch.jsonl");
+        File.WriteAllText(path, Batch + "\n" + line + "\n{\"type\":\"accepted\",\"id\":\"y\",\"index\":2}\n");
+
+        var ex = Assert.Throws<JournalException>(() => Journal.Open(path, resume: true, "flux-schnell"));
+
+        Assert.Equal("JournalCorrupt", ex.ErrorId);
+        Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("line 2", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(says, ex.Message, StringComparison.Ordinal);
+    }
+}

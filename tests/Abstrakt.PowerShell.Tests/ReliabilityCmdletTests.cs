@@ -196,3 +196,38 @@ public class CsvRowTests
         Assert.Equal(2, Directory.GetFiles(dir, "*.png").Length);
     }
 }
+
+/// <summary>Issue #15: -Resume on a journal that is not there still runs, and says so.</summary>
+public class ResumeNothingTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void StartAbstraktBatch_ResumeOnAMissingOrEmptyJournal_RunsTheBatchWithAWarningNamingThePath(bool empty)
+    {
+        var journal = Path.Combine(ModuleHost.NewTempDirectory(), "bathc.jsonl");
+        if (empty)
+        {
+            File.WriteAllText(journal, string.Empty);
+        }
+
+        var run = ModuleHost.Run("$sb = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited\n'a', 'b' | Start-AbstraktBatch -JournalPath $journal -Resume", new Dictionary<string, object?> { ["journal"] = journal });
+
+        Assert.Null(run.Terminating);
+        Assert.Empty(run.Errors);
+        Assert.Equal(2, run.Output.Count);
+        var warning = Assert.Single(run.Warnings, w => w.Message.Contains("Nothing to resume", StringComparison.Ordinal));
+        Assert.Contains(journal, warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void StartAbstraktBatch_ResumeOnAJournalWithContent_GivesNoSuchWarning()
+    {
+        var journal = Path.Combine(ModuleHost.NewTempDirectory(), "batch.jsonl");
+        var run = ModuleHost.Run("$sb = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited\n'a' | Start-AbstraktBatch -JournalPath $journal | Out-Null\n'a' | Start-AbstraktBatch -JournalPath $journal -Resume", new Dictionary<string, object?> { ["journal"] = journal });
+
+        Assert.Null(run.Terminating);
+        Assert.Single(run.Output);
+        Assert.DoesNotContain(run.Warnings, w => w.Message.Contains("Nothing to resume", StringComparison.Ordinal));
+    }
+}

@@ -86,6 +86,9 @@ namespace Abstrakt.Engine
         /// <summary>The journal's path, if any.</summary>
         public string? JournalPath => _journal?.Path;
 
+        /// <summary>True when asked to resume but the journal was missing or empty, so the batch started from the beginning.</summary>
+        public bool ResumedNothing => _options.Resume && _journal?.IsNew == true;
+
         /// <summary>Starts a batch.</summary>
         /// <param name="client">The client (its rate gate is shared by all workers).</param>
         /// <param name="options">The options; validated here.</param>

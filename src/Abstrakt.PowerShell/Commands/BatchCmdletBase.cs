@@ -98,6 +98,11 @@ namespace Abstrakt.PowerShell.Commands
             }
 
             WriteVerbose($"Batch started on {connection.Endpoint} with {_run!.Concurrency} at a time" + (_run.JournalPath is null ? "." : $", journal {_run.JournalPath}."));
+            if (_run.ResumedNothing)
+            {
+                // Scripts pass -Resume always; a mistyped path must not go unnoticed.
+                WriteWarning($"Nothing to resume: the journal '{_run.JournalPath}' was missing or empty. The batch starts from the beginning.");
+            }
             _progressClock.Start();
         }
 
