@@ -466,7 +466,7 @@ namespace Abstrakt.Api
             return new AbstraktApiException(code, message ?? code, status, requestName)
             {
                 RetryAfter = retryAfter,
-                Details = details,
+                Details = Redaction.Scrub(details),
                 JobId = jobId,
             };
         }

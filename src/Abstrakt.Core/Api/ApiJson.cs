@@ -56,8 +56,8 @@ namespace Abstrakt.Api
                 CreditsUsed = Int(root, "credits_used"),
                 Duration = ReadDuration(root),
                 ErrorCode = errorCode,
-                ErrorMessage = errorMessage,
-                Message = String(root, "message"),
+                ErrorMessage = Redaction.Scrub(errorMessage),
+                Message = Redaction.Scrub(String(root, "message")),
             };
         }
 
