@@ -61,3 +61,53 @@ public sealed class RedactionTests
         Assert.Equal("***", new Secret("sk_short").Hint);
     }
 }
+
+/// <summary>Issue #15: an output URL on the user's own network is refused unless the endpoint is there too, or the user allows it.</summary>
+public sealed class OutputHostTests
+{
+    [Theory]
+    [InlineData("linklocal-output", false, ErrorCodes.BadResponse, "link-local")]
+    [InlineData("private-output", false, ErrorCodes.BadResponse, "private-range")]
+    [InlineData("private-output", true, ErrorCodes.Transport, "")]
+    public async Task AnOutputOnAPrivateHost_IsRefusedBeforeAnyRequest_UnlessAllowed(string kind, bool allow, string expectedCode, string says)
+    {
+        // The endpoint is on loopback (as the sandbox is), so loopback outputs are allowed; other private kinds are not.
+        using var garbage = new GarbageServer(kind);
+        using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = garbage.Uri, ApiKey = new Secret("sk_test_output_hosts"), RequestTimeout = TimeSpan.FromSeconds(2) });
+        var options = new BatchOptions
+        {
+            MaxRetry = 0, OutputDirectory = Path.Combine(Path.GetTempPath(), "abstrakt-output-hosts", Guid.NewGuid().ToString("N")), AllowPrivateOutputHost = allow,
+        };
+
+        var (events, fatal) = await ChaosTests.RunToEnd(client, options, [new WorkItem(1, "x")]);
+
+        Assert.Null(fatal);
+        var failed = Assert.Single(events.OfType<ItemFailed>());
+        Assert.Equal(expectedCode, failed.Error.Code);
+        Assert.Contains(says, failed.Error.Message, StringComparison.Ordinal);
+        if (!allow)
+        {
+            Assert.Contains("-AllowPrivateOutputHost", failed.Error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1", "Loopback")]
+    [InlineData("::1", "Loopback")]
+    [InlineData("169.254.169.254", "LinkLocal")]
+    [InlineData("fe80::1", "LinkLocal")]
+    [InlineData("10.1.2.3", "Private")]
+    [InlineData("172.16.0.1", "Private")]
+    [InlineData("172.31.255.255", "Private")]
+    [InlineData("192.168.1.1", "Private")]
+    [InlineData("100.64.0.1", "Private")]
+    [InlineData("fd00::2", "Private")]
+    [InlineData("::ffff:10.0.0.1", "Private")]
+    [InlineData("172.32.0.1", "Public")]
+    [InlineData("8.8.8.8", "Public")]
+    [InlineData("2606:4700::1111", "Public")]
+    public void Addresses_AreClassifiedByRange(string address, string expected)
+    {
+        Assert.Equal(expected, OutputHosts.Classify(System.Net.IPAddress.Parse(address)).ToString());
+    }
+}

@@ -48,6 +48,7 @@ namespace Abstrakt.Api
         private readonly AbstraktClientOptions _options;
         private readonly string _basePath;
         private readonly string? _authorization;
+        private readonly HostKind _endpointKind;
         private long _answers;
 
         /// <summary>Creates a client. Plain http is accepted only for loopback addresses.</summary>
@@ -57,6 +58,7 @@ namespace Abstrakt.Api
             _options = options ?? throw new ArgumentNullException(nameof(options));
             EnsureSafeEndpoint(options.Endpoint);
             _basePath = options.Endpoint.GetLeftPart(UriPartial.Authority);
+            _endpointKind = OutputHosts.KindOfLiteral(options.Endpoint);
             _authorization = options.ApiKey?.Reveal();
             Gate = new RateGate(options.Time, options.RateLimitWindow, options.RequestsPerWindow);
 
@@ -239,11 +241,31 @@ namespace Abstrakt.Api
         /// <param name="destination">Where the bytes go.</param>
         /// <param name="cancellationToken">Cancels the download.</param>
         /// <returns>The number of bytes written.</returns>
-        public async Task<long> DownloadAsync(string url, Stream destination, CancellationToken cancellationToken = default)
+        public Task<long> DownloadAsync(string url, Stream destination, CancellationToken cancellationToken = default) =>
+            DownloadAsync(url, destination, allowPrivateHost: false, cancellationToken);
+
+        /// <summary>
+        /// Downloads an output file, as <see cref="DownloadAsync(string, Stream, CancellationToken)"/> does. A loopback,
+        /// link-local or private-range host is refused unless the endpoint is on one of the same kind (a local
+        /// sandbox) or <paramref name="allowPrivateHost"/> is set.
+        /// </summary>
+        /// <param name="url">The output URL.</param>
+        /// <param name="destination">Where the bytes go.</param>
+        /// <param name="allowPrivateHost">Allow any host, private ranges included.</param>
+        /// <param name="cancellationToken">Cancels the download.</param>
+        /// <returns>The number of bytes written.</returns>
+        public async Task<long> DownloadAsync(string url, Stream destination, bool allowPrivateHost, CancellationToken cancellationToken = default)
         {
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
             {
                 throw new AbstraktApiException(ErrorCodes.BadResponse, "Refused to download an output URL that is not http or https: " + Shorten(url, 80));
+            }
+
+            var kind = await OutputHosts.KindOfAsync(uri).ConfigureAwait(false);
+            if (kind != HostKind.Public && kind != _endpointKind && !allowPrivateHost)
+            {
+                var what = kind switch { HostKind.Loopback => "a loopback", HostKind.LinkLocal => "a link-local", _ => "a private-range" };
+                throw new AbstraktApiException(ErrorCodes.BadResponse, $"Refused to download an output from {uri.Host}: {what} address, which a compromised service could point at. Pass -AllowPrivateOutputHost to allow it.");
             }
 
             var request = "GET " + uri.AbsolutePath;

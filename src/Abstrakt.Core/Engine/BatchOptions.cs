@@ -24,6 +24,9 @@ namespace Abstrakt.Engine
         /// <summary>Where outputs are downloaded; null to leave them at their URLs.</summary>
         public string? OutputDirectory { get; set; }
 
+        /// <summary>Download outputs from loopback, link-local and private-range hosts too (refused by default unless the endpoint is on one).</summary>
+        public bool AllowPrivateOutputHost { get; set; }
+
         /// <summary>The journal file; null for none.</summary>
         public string? JournalPath { get; set; }
 

@@ -627,7 +627,7 @@ namespace Abstrakt.Engine
                     Inject(ItemStage.Download, item);
                     using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
                     {
-                        await _client.DownloadAsync(output.Url, stream, token).ConfigureAwait(false);
+                        await _client.DownloadAsync(output.Url, stream, _options.AllowPrivateOutputHost, token).ConfigureAwait(false);
                     }
 
                     Inject(ItemStage.Move, item);

@@ -45,6 +45,10 @@ namespace Abstrakt.PowerShell.Commands
         [ValidateNotNullOrEmpty]
         public string? OutputDirectory { get; set; }
 
+        /// <summary>Download outputs from loopback, link-local and private-range hosts too.</summary>
+        [Parameter]
+        public SwitchParameter AllowPrivateOutputHost { get; set; }
+
         /// <summary>The activity shown on the progress bar.</summary>
         protected abstract string Activity { get; }
 
@@ -74,6 +78,7 @@ namespace Abstrakt.PowerShell.Commands
                 ItemTimeout = TimeSpan.FromSeconds(TimeoutSec),
                 DefaultModel = DefaultModel,
                 OutputDirectory = OutputDirectory is null ? null : GetUnresolvedProviderPathFromPSPath(OutputDirectory),
+                AllowPrivateOutputHost = AllowPrivateOutputHost,
                 TraceRequests = VerboseWanted(),
             };
             Configure(options, connection);
