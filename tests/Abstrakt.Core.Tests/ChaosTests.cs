@@ -94,21 +94,25 @@ public sealed class ChaosTests : IDisposable
         Assert.Equal(new long[] { 1, 3 }, events.OfType<ItemCompleted>().Select(c => c.Item.Index).Order());
     }
 
-    [Fact]
-    public async Task ADiskThatFills_EndsTheBatchWithOneFatalError_AndAResumeCompletesTheRest()
+    [Theory]
+    [InlineData("Move")]
+    [InlineData("Journal")]
+    [InlineData("Download")]
+    public async Task ADiskThatFills_EndsTheBatchWithOneFatalError_AndAResumeCompletesTheRest(string stage)
     {
         // ENOSPC simulated through the injection seam (the tmpfs test below does it for real, where it can).
         using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited });
         using var client = ClientFor(sandbox);
         var journal = Path.Combine(_dir, "batch.jsonl");
         var output = Path.Combine(_dir, "out");
-        var moves = 0;
+        var where = Enum.Parse<ItemStage>(stage);
+        var calls = 0;
         var options = new BatchOptions
         {
             ThrottleLimit = 4, JournalPath = journal, OutputDirectory = output,
             FaultInjection = (s, _) =>
             {
-                if (s == ItemStage.Move && Interlocked.Increment(ref moves) > 10)
+                if (s == where && Interlocked.Increment(ref calls) > 10)
                 {
                     throw DiskFull();
                 }
@@ -121,13 +125,41 @@ public sealed class ChaosTests : IDisposable
         Assert.NotNull(fatal);
         Assert.Equal(ErrorCodes.DiskFull, fatal.ApiError?.Code);
         Assert.Contains("disk is full", fatal.Message, StringComparison.Ordinal);
-        Assert.InRange(events.OfType<ItemCompleted>().Count(), 1, 10);
+        Assert.InRange(events.OfType<ItemCompleted>().Count(), 1, 39);
         Assert.DoesNotContain(events.OfType<ItemFailed>(), f => f.Error.Code == ErrorCodes.DiskFull);
 
         var (resumed, again) = await RunToEnd(client, new BatchOptions { ThrottleLimit = 4, JournalPath = journal, Resume = true, OutputDirectory = output }, items);
         Assert.Null(again);
         Assert.Equal(items.Select(i => i.Index), resumed.OfType<ItemCompleted>().Select(c => c.Item.Index).Order());
         Assert.All(sandbox.Stats.JobsByIdempotencyKey.Values, n => Assert.Equal(1, n));
+    }
+
+    [Fact]
+    public async Task AFileThatAppearsBeforeTheMove_IsKept_AndTheItemCompletes()
+    {
+        // Another worker (or run) finished the same output between the existence check and File.Move.
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited });
+        using var client = ClientFor(sandbox);
+        var output = Path.Combine(_dir, "out");
+        var options = new BatchOptions
+        {
+            OutputDirectory = output,
+            FaultInjection = (s, _) =>
+            {
+                if (s == ItemStage.Move)
+                {
+                    var part = Directory.GetFiles(output, "*.part-*").Single();
+                    File.WriteAllText(part[..part.LastIndexOf(".part-", StringComparison.Ordinal)], "already here");
+                }
+            },
+        };
+
+        var (events, fatal) = await RunToEnd(client, options, [new WorkItem(1, "raced")]);
+
+        Assert.Null(fatal);
+        var file = Assert.Single(Assert.Single(events.OfType<ItemCompleted>()).Files);
+        Assert.Equal("already here", File.ReadAllText(file));
+        Assert.Empty(Directory.GetFiles(output, "*.part-*"));
     }
 
     [LinuxRootFact]
