@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Abstrakt.Tests.Shared;
 
 namespace Abstrakt.PowerShell.Tests;
 
@@ -229,5 +230,33 @@ public class ResumeNothingTests
         Assert.Null(run.Terminating);
         Assert.Single(run.Output);
         Assert.DoesNotContain(run.Warnings, w => w.Message.Contains("Nothing to resume", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>Issue #15 as a user meets it: an output disk that fills is one terminating error, and the batch resumes.</summary>
+public class FullDiskTests
+{
+    [LinuxRootFact]
+    public void StartAbstraktBatch_OnAnOutputDiskThatFills_IsOneAbstraktBatchFatalDiskFull_AndAResumeElsewhereCompletesTheRest()
+    {
+        var dir = ModuleHost.NewTempDirectory();
+        using var runspace = ModuleHost.OpenRunspace(new Dictionary<string, object?> { ["dir"] = dir });
+        ModuleHost.Run(runspace, "$sb = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited");
+        ScriptRun run;
+        const string Items = "1..60 | ForEach-Object { [pscustomobject]@{ Prompt = \"fill $_\"; ImageSize = 'square' } }";
+        using (var small = new Tmpfs(Path.Combine(dir, "small"), "512k"))
+        {
+            run = ModuleHost.Run(runspace, Items + " | Start-AbstraktBatch -OutputDirectory \"$dir/small\" -JournalPath \"$dir/batch.jsonl\"");
+        }
+
+        var fatal = Assert.Single(run.AllErrors);
+        Assert.StartsWith("AbstraktBatchFatal.DiskFull,", fatal.FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.Equal(ErrorCategory.WriteError, fatal.CategoryInfo.Category);
+        Assert.Contains("-Resume", fatal.ErrorDetails.RecommendedAction, StringComparison.Ordinal);
+        Assert.InRange(run.Output.Count, 1, 59);
+
+        var resumed = ModuleHost.Run(runspace, Items + " | Start-AbstraktBatch -OutputDirectory \"$dir/roomy\" -JournalPath \"$dir/batch.jsonl\" -Resume");
+        Assert.Empty(resumed.AllErrors);
+        Assert.Equal(60, resumed.Output.Count);
     }
 }
