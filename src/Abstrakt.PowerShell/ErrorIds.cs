@@ -21,6 +21,7 @@ namespace Abstrakt.PowerShell
         public const string JournalExists = "AbstraktJournalExists";
         public const string JournalCorrupt = "AbstraktJournalCorrupt";
         public const string JournalDiffers = "AbstraktJournalDiffers";
+        public const string JournalInUse = "AbstraktJournalInUse";
         public const string NoSandbox = "AbstraktNoSandbox";
         public const string ResumeNeedsJournal = "AbstraktResumeNeedsJournal";
         public const string WebhookSecretMissing = "AbstraktWebhookSecretMissing";

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Abstrakt.Tests.Shared;
 
 namespace Abstrakt.PowerShell.Tests;
 
@@ -104,5 +105,158 @@ public class ReliabilityCmdletTests
         {
             return string.Empty;
         }
+    }
+}
+
+/// <summary>Issue #15 across processes: a journal is owned by one process at a time.</summary>
+public class JournalOwnershipTests
+{
+    [Fact]
+    public void StartAbstraktBatch_OnAJournalAnotherProcessIsUsing_IsAbstraktJournalInUseNamingThatProcess()
+    {
+        var journal = Path.Combine(ModuleHost.NewTempDirectory(), "batch.jsonl");
+        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
+        var host = Path.Combine(ModuleHost.RepoRoot, "tools", "Abstrakt.Host", "bin", configuration, "net10.0", "Abstrakt.Host.dll");
+        var script = "$sb = Start-AbstraktSandbox -LatencyScale 1 -SyncTimeoutSec 0.05 -Tier Unlimited; "
+            + $"1..4 | ForEach-Object {{ \"clip $_\" }} | Start-AbstraktBatch -Model minimax-video -JournalPath '{journal}' -Verbose";
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in new[] { host, "-Command", script })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var other = System.Diagnostics.Process.Start(start)!;
+        try
+        {
+            // The other process owns the journal once its batch says it started (its verbose stream is stderr).
+            string? line;
+            while ((line = other.StandardError.ReadLine()) is not null && !line.Contains("Batch started", StringComparison.Ordinal))
+            {
+            }
+
+            Assert.NotNull(line);
+            var run = ModuleHost.Run("$sb = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited\n'x' | Start-AbstraktBatch -JournalPath $journal -Resume", new Dictionary<string, object?> { ["journal"] = journal });
+
+            var error = Assert.Single(run.AllErrors);
+            Assert.StartsWith("AbstraktJournalInUse,", error.FullyQualifiedErrorId, StringComparison.Ordinal);
+            Assert.Equal(ErrorCategory.ResourceBusy, error.CategoryInfo.Category);
+            Assert.Contains(journal, error.ToString(), StringComparison.Ordinal);
+            Assert.Contains("process " + other.Id, error.ToString(), StringComparison.Ordinal);
+            Assert.Empty(run.Output);
+        }
+        finally
+        {
+            other.Kill(entireProcessTree: true);
+            other.WaitForExit();
+        }
+    }
+}
+
+/// <summary>Issue #15: CSV rows that are wrong are that row's error, never the batch's end or another row's output.</summary>
+public class CsvRowTests
+{
+    [Fact]
+    public void StartAbstraktBatch_ABadNumberCell_IsThatRowsErrorNamingRowAndColumn_AndTheOtherRowsRun()
+    {
+        var dir = ModuleHost.NewTempDirectory();
+        var run = ModuleHost.Run("$sb = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited\n" + """
+            # As Import-Csv gives them (the hosted engine has only the core cmdlets): every cell a string.
+            @(
+                [pscustomobject]@{ Prompt = 'one'; NumImages = '1' }
+                [pscustomobject]@{ Prompt = 'two'; NumImages = '2' }
+                [pscustomobject]@{ Prompt = 'three'; NumImages = 'abc' }
+                [pscustomobject]@{ Prompt = 'four'; NumImages = '1' }
+            ) | Start-AbstraktBatch -JournalPath "$dir/batch.jsonl"
+            """, new Dictionary<string, object?> { ["dir"] = dir });
+
+        Assert.Null(run.Terminating);
+        Assert.Equal(new[] { "four", "one", "two" }, run.Output.Select(o => (string)o.Properties["Prompt"].Value).Order());
+        var error = Assert.Single(run.Errors);
+        Assert.StartsWith("AbstraktInvalidInput,", error.FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.Contains("row 3, column NumImages: 'abc'", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal("three", ((PSObject)error.TargetObject).Properties["Prompt"].Value);
+    }
+
+    [Fact]
+    public void StartAbstraktBatch_ARepeatedId_IsAnItemErrorForTheSecondRow_AndItsImageIsNeverSavedUnderTheFirst()
+    {
+        var dir = ModuleHost.NewTempDirectory();
+        var run = ModuleHost.Run("$sb = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited\n" + """
+            @(
+                [pscustomobject]@{ Id = 'cat'; Prompt = 'a cat' }
+                [pscustomobject]@{ Id = 'dog'; Prompt = 'a dog' }
+                [pscustomobject]@{ Id = 'cat'; Prompt = 'a dog pretending to be a cat' }
+            ) | Start-AbstraktBatch -OutputDirectory $dir
+            """, new Dictionary<string, object?> { ["dir"] = dir });
+
+        Assert.Null(run.Terminating);
+        var error = Assert.Single(run.Errors);
+        Assert.StartsWith("AbstraktItemFailed.DuplicateId,", error.FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.Equal("a dog pretending to be a cat", ((PSObject)error.TargetObject).Properties["Prompt"].Value);
+        Assert.Equal(new[] { "a cat", "a dog" }, run.Output.Select(o => (string)o.Properties["Prompt"].Value).Order());
+        Assert.Equal(2, Directory.GetFiles(dir, "*.png").Length);
+    }
+}
+
+/// <summary>Issue #15: -Resume on a journal that is not there still runs, and says so.</summary>
+public class ResumeNothingTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void StartAbstraktBatch_ResumeOnAMissingOrEmptyJournal_RunsTheBatchWithAWarningNamingThePath(bool empty)
+    {
+        var journal = Path.Combine(ModuleHost.NewTempDirectory(), "bathc.jsonl");
+        if (empty)
+        {
+            File.WriteAllText(journal, string.Empty);
+        }
+
+        var run = ModuleHost.Run("$sb = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited\n'a', 'b' | Start-AbstraktBatch -JournalPath $journal -Resume", new Dictionary<string, object?> { ["journal"] = journal });
+
+        Assert.Null(run.Terminating);
+        Assert.Empty(run.Errors);
+        Assert.Equal(2, run.Output.Count);
+        var warning = Assert.Single(run.Warnings, w => w.Message.Contains("Nothing to resume", StringComparison.Ordinal));
+        Assert.Contains(journal, warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void StartAbstraktBatch_ResumeOnAJournalWithContent_GivesNoSuchWarning()
+    {
+        var journal = Path.Combine(ModuleHost.NewTempDirectory(), "batch.jsonl");
+        var run = ModuleHost.Run("$sb = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited\n'a' | Start-AbstraktBatch -JournalPath $journal | Out-Null\n'a' | Start-AbstraktBatch -JournalPath $journal -Resume", new Dictionary<string, object?> { ["journal"] = journal });
+
+        Assert.Null(run.Terminating);
+        Assert.Single(run.Output);
+        Assert.DoesNotContain(run.Warnings, w => w.Message.Contains("Nothing to resume", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>Issue #15 as a user meets it: an output disk that fills is one terminating error, and the batch resumes.</summary>
+public class FullDiskTests
+{
+    [LinuxRootFact]
+    public void StartAbstraktBatch_OnAnOutputDiskThatFills_IsOneAbstraktBatchFatalDiskFull_AndAResumeElsewhereCompletesTheRest()
+    {
+        var dir = ModuleHost.NewTempDirectory();
+        using var runspace = ModuleHost.OpenRunspace(new Dictionary<string, object?> { ["dir"] = dir });
+        ModuleHost.Run(runspace, "$sb = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited");
+        ScriptRun run;
+        const string Items = "1..60 | ForEach-Object { [pscustomobject]@{ Prompt = \"fill $_\"; ImageSize = 'square' } }";
+        using (var small = new Tmpfs(Path.Combine(dir, "small"), "512k"))
+        {
+            run = ModuleHost.Run(runspace, Items + " | Start-AbstraktBatch -OutputDirectory \"$dir/small\" -JournalPath \"$dir/batch.jsonl\"");
+        }
+
+        var fatal = Assert.Single(run.AllErrors);
+        Assert.StartsWith("AbstraktBatchFatal.DiskFull,", fatal.FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.Equal(ErrorCategory.WriteError, fatal.CategoryInfo.Category);
+        Assert.Contains("-Resume", fatal.ErrorDetails.RecommendedAction, StringComparison.Ordinal);
+        Assert.InRange(run.Output.Count, 1, 59);
+
+        var resumed = ModuleHost.Run(runspace, Items + " | Start-AbstraktBatch -OutputDirectory \"$dir/roomy\" -JournalPath \"$dir/batch.jsonl\" -Resume");
+        Assert.Empty(resumed.AllErrors);
+        Assert.Equal(60, resumed.Output.Count);
     }
 }

@@ -15,7 +15,7 @@ namespace Abstrakt.Api
         /// <param name="request">The request that failed, as "METHOD /path".</param>
         /// <param name="inner">The underlying exception, if any.</param>
         public AbstraktApiException(string code, string message, int? statusCode = null, string? request = null, Exception? inner = null)
-            : base(message, inner)
+            : base(Redaction.Scrub(message), inner)
         {
             Code = code;
             StatusCode = statusCode;

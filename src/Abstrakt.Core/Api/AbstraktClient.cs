@@ -41,10 +41,14 @@ namespace Abstrakt.Api
     /// </summary>
     public sealed class AbstraktClient : IDisposable
     {
+        /// <summary>The longest delay a server's hint can impose; a larger (or absurd) hint is cut to this.</summary>
+        internal static readonly TimeSpan MaxServerDelay = TimeSpan.FromMinutes(5);
+
         private readonly HttpClient _http;
         private readonly AbstraktClientOptions _options;
         private readonly string _basePath;
         private readonly string? _authorization;
+        private readonly HostKind _endpointKind;
         private long _answers;
 
         /// <summary>Creates a client. Plain http is accepted only for loopback addresses.</summary>
@@ -54,6 +58,7 @@ namespace Abstrakt.Api
             _options = options ?? throw new ArgumentNullException(nameof(options));
             EnsureSafeEndpoint(options.Endpoint);
             _basePath = options.Endpoint.GetLeftPart(UriPartial.Authority);
+            _endpointKind = OutputHosts.KindOfLiteral(options.Endpoint);
             _authorization = options.ApiKey?.Reveal();
             Gate = new RateGate(options.Time, options.RateLimitWindow, options.RequestsPerWindow);
 
@@ -236,11 +241,31 @@ namespace Abstrakt.Api
         /// <param name="destination">Where the bytes go.</param>
         /// <param name="cancellationToken">Cancels the download.</param>
         /// <returns>The number of bytes written.</returns>
-        public async Task<long> DownloadAsync(string url, Stream destination, CancellationToken cancellationToken = default)
+        public Task<long> DownloadAsync(string url, Stream destination, CancellationToken cancellationToken = default) =>
+            DownloadAsync(url, destination, allowPrivateHost: false, cancellationToken);
+
+        /// <summary>
+        /// Downloads an output file, as <see cref="DownloadAsync(string, Stream, CancellationToken)"/> does. A loopback,
+        /// link-local or private-range host is refused unless the endpoint is on one of the same kind (a local
+        /// sandbox) or <paramref name="allowPrivateHost"/> is set.
+        /// </summary>
+        /// <param name="url">The output URL.</param>
+        /// <param name="destination">Where the bytes go.</param>
+        /// <param name="allowPrivateHost">Allow any host, private ranges included.</param>
+        /// <param name="cancellationToken">Cancels the download.</param>
+        /// <returns>The number of bytes written.</returns>
+        public async Task<long> DownloadAsync(string url, Stream destination, bool allowPrivateHost, CancellationToken cancellationToken = default)
         {
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
             {
                 throw new AbstraktApiException(ErrorCodes.BadResponse, "Refused to download an output URL that is not http or https: " + Shorten(url, 80));
+            }
+
+            var kind = await OutputHosts.KindOfAsync(uri).ConfigureAwait(false);
+            if (kind != HostKind.Public && kind != _endpointKind && !allowPrivateHost)
+            {
+                var what = kind switch { HostKind.Loopback => "a loopback", HostKind.LinkLocal => "a link-local", _ => "a private-range" };
+                throw new AbstraktApiException(ErrorCodes.BadResponse, $"Refused to download an output from {uri.Host}: {what} address, which a compromised service could point at. Pass -AllowPrivateOutputHost to allow it.");
             }
 
             var request = "GET " + uri.AbsolutePath;
@@ -283,10 +308,10 @@ namespace Abstrakt.Api
             {
                 return ApiJson.ReadJob(root);
             }
-            catch (AbstraktApiException ex)
+            catch (Exception ex) when (ex is AbstraktApiException or FormatException or OverflowException or InvalidOperationException)
             {
                 // A 2xx body that is not a job: the outcome of a create is unknown, so it is retried with the same key.
-                throw new AbstraktApiException(ErrorCodes.Transport, ex.Message, 200, request, ex) { OutcomeUnknown = true };
+                throw new AbstraktApiException(ErrorCodes.Transport, ex is AbstraktApiException ? ex.Message : "The service sent an unreadable job: " + ex.Message, 200, request, ex) { OutcomeUnknown = true };
             }
         }
 
@@ -407,7 +432,15 @@ namespace Abstrakt.Api
                         throw tooLarge();
                     }
 
-                    await destination.WriteAsync(chunk, 0, read, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await destination.WriteAsync(chunk, 0, read, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (IOException ex)
+                    {
+                        // The caller's disk, not the network: never a transport fault to retry.
+                        throw new LocalWriteException(ex);
+                    }
                 }
 
                 return total;
@@ -455,7 +488,7 @@ namespace Abstrakt.Api
             return new AbstraktApiException(code, message ?? code, status, requestName)
             {
                 RetryAfter = retryAfter,
-                Details = details,
+                Details = Redaction.Scrub(details),
                 JobId = jobId,
             };
         }
@@ -479,12 +512,13 @@ namespace Abstrakt.Api
                 }
             }
 
-            return seconds is double s && s > 0 ? TimeSpan.FromSeconds(s) : null;
+            // A hostile or broken server may send 1e300: clamp before TimeSpan, which would overflow.
+            return seconds is double s && s > 0 ? TimeSpan.FromSeconds(Math.Min(s, MaxServerDelay.TotalSeconds)) : null;
         }
 
         private void ObserveRateHeaders(HttpResponseMessage response)
         {
-            if (TryHeader(response, "X-RateLimit-Limit", out var limit))
+            if (TryHeader(response, "X-RateLimit-Limit", out var limit) && limit >= 1 && limit <= int.MaxValue)
             {
                 Gate.ObserveLimit((int)limit);
             }
@@ -546,5 +580,14 @@ namespace Abstrakt.Api
         }
 
         private static string Shorten(string text, int max) => text.Length <= max ? text : text.Substring(0, max) + "…";
+    }
+
+    /// <summary>Writing a download to the caller's stream failed (a full disk): a local fault, never retried as a network one.</summary>
+    internal sealed class LocalWriteException : Exception
+    {
+        public LocalWriteException(IOException inner)
+            : base(inner.Message, inner)
+        {
+        }
     }
 }

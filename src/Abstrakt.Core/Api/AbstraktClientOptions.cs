@@ -65,14 +65,15 @@ namespace Abstrakt.Api
             }
 
             _value = value.Trim();
+            Redaction.Remember(_value);
         }
 
         /// <summary>The key, for the Authorization header only.</summary>
         /// <returns>The key text.</returns>
         public string Reveal() => _value;
 
-        /// <summary>A safe hint: the prefix and last four characters.</summary>
-        public string Hint => _value.Length <= 12 ? "***" : _value.Substring(0, 8) + "…" + _value.Substring(_value.Length - 4);
+        /// <summary>A safe hint: the last four characters only (*** for a short secret).</summary>
+        public string Hint => _value.Length <= 12 ? "***" : "…" + _value.Substring(_value.Length - 4);
 
         /// <inheritdoc/>
         public override string ToString() => Hint;

@@ -11,6 +11,8 @@ namespace Abstrakt.Api
     /// </summary>
     public static class ApiJson
     {
+        private static readonly TimeSpan MaxDuration = TimeSpan.FromDays(7);
+
         /// <summary>Reads a job (run response, job response or webhook payload).</summary>
         /// <param name="root">The parsed body.</param>
         /// <returns>The job.</returns>
@@ -54,8 +56,8 @@ namespace Abstrakt.Api
                 CreditsUsed = Int(root, "credits_used"),
                 Duration = ReadDuration(root),
                 ErrorCode = errorCode,
-                ErrorMessage = errorMessage,
-                Message = String(root, "message"),
+                ErrorMessage = Redaction.Scrub(errorMessage),
+                Message = Redaction.Scrub(String(root, "message")),
             };
         }
 
@@ -151,17 +153,11 @@ namespace Abstrakt.Api
 
         private static TimeSpan? ReadDuration(JsonElement root)
         {
-            if (Number(root, "duration_ms") is double ms)
-            {
-                return TimeSpan.FromMilliseconds(ms);
-            }
+            var ms = Number(root, "duration_ms")
+                ?? (root.TryGetProperty("metrics", out var metrics) && Number(metrics, "inference_time") is double seconds ? seconds * 1000 : (double?)null);
 
-            if (root.TryGetProperty("metrics", out var metrics) && Number(metrics, "inference_time") is double seconds)
-            {
-                return TimeSpan.FromSeconds(seconds);
-            }
-
-            return null;
+            // Informational only: a negative or absurd value (1e300 would overflow TimeSpan) is dropped.
+            return ms is double m && m >= 0 && m <= MaxDuration.TotalMilliseconds ? TimeSpan.FromMilliseconds(m) : null;
         }
 
         private static AbstraktApiException BadResponse(string what) =>

@@ -42,6 +42,18 @@ namespace Abstrakt.Api
         /// <summary>The item ran past its overall deadline (<c>TimeoutSec</c>) on the client side.</summary>
         public const string Deadline = "DEADLINE_EXCEEDED";
 
+        /// <summary>A local file (an output or the journal) could not be written or moved; this item fails.</summary>
+        public const string LocalIo = "LOCAL_IO_FAILURE";
+
+        /// <summary>The disk that holds the outputs or the journal is full: no later item can succeed either.</summary>
+        public const string DiskFull = "DISK_FULL";
+
+        /// <summary>An item whose Id an earlier item of the same batch already has; it is not run.</summary>
+        public const string DuplicateId = "DUPLICATE_ID";
+
+        /// <summary>An error the engine did not foresee (a bug, or a value it cannot handle); this item fails.</summary>
+        public const string Unexpected = "UNEXPECTED_FAILURE";
+
         /// <summary>
         /// Classifies by code first and HTTP status second, because the docs never pair them.
         /// MODEL_NOT_FOUND is batch-fatal here; a batch that mixes models treats it per item.
@@ -59,12 +71,16 @@ namespace Abstrakt.Api
                 case QuotaExceeded:
                 case ModelNotFound:
                 case Unreachable:
+                case DiskFull:
                     return ErrorKind.BatchFatal;
                 case InvalidInput:
                 case InferenceFailed:
                 case JobNotFound:
                 case BadResponse:
                 case Deadline:
+                case LocalIo:
+                case Unexpected:
+                case DuplicateId:
                     return ErrorKind.ItemFatal;
                 case RateLimited:
                 case ModelUnavailable:

@@ -24,6 +24,9 @@ namespace Abstrakt.Engine
         /// <summary>Where outputs are downloaded; null to leave them at their URLs.</summary>
         public string? OutputDirectory { get; set; }
 
+        /// <summary>Download outputs from loopback, link-local and private-range hosts too (refused by default unless the endpoint is on one).</summary>
+        public bool AllowPrivateOutputHost { get; set; }
+
         /// <summary>The journal file; null for none.</summary>
         public string? JournalPath { get; set; }
 
@@ -60,6 +63,9 @@ namespace Abstrakt.Engine
         /// <summary>The clock, injected so tests never sleep.</summary>
         public TimeProvider Time { get; set; } = TimeProvider.System;
 
+        /// <summary>Tests only: called at each stage of an item, so a test can throw there (chaos tests).</summary>
+        internal Action<ItemStage, WorkItem>? FaultInjection { get; set; }
+
         /// <summary>Throws when a setting is out of range, naming it.</summary>
         public void Validate()
         {
@@ -83,5 +89,24 @@ namespace Abstrakt.Engine
                 throw new ArgumentException("The model is empty.", nameof(DefaultModel));
             }
         }
+    }
+
+    /// <summary>The stages of an item where a test can inject a fault.</summary>
+    internal enum ItemStage
+    {
+        /// <summary>Before the create request.</summary>
+        Create,
+
+        /// <summary>After the create, before waiting for the job to end.</summary>
+        Wait,
+
+        /// <summary>Before an output is downloaded.</summary>
+        Download,
+
+        /// <summary>Before a downloaded output is moved to its name.</summary>
+        Move,
+
+        /// <summary>Before a journal record is written.</summary>
+        Journal,
     }
 }

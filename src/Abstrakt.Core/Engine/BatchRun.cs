@@ -40,6 +40,8 @@ namespace Abstrakt.Engine
         // Creates sent and not yet answered (a synchronous run holds its answer until the job ends): on
         // cancel, their job ids are learned by asking again with the same Idempotency-Key and sync:false.
         private readonly ConcurrentDictionary<string, (WorkItem Item, RunRequest Request, int Resubmissions)> _creating = new ConcurrentDictionary<string, (WorkItem, RunRequest, int)>(StringComparer.Ordinal);
+        // Ids the caller gave, with the index of the first item that had each: a repeat is that item's error.
+        private readonly ConcurrentDictionary<string, long> _givenIds = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         private readonly string _batchId;
         private readonly long _startTimestamp;
         private readonly long _answersAtStart;
@@ -83,6 +85,9 @@ namespace Abstrakt.Engine
 
         /// <summary>The journal's path, if any.</summary>
         public string? JournalPath => _journal?.Path;
+
+        /// <summary>True when asked to resume but the journal was missing or empty, so the batch started from the beginning.</summary>
+        public bool ResumedNothing => _options.Resume && _journal?.IsNew == true;
 
         /// <summary>Starts a batch.</summary>
         /// <param name="client">The client (its rate gate is shared by all workers).</param>
@@ -152,6 +157,7 @@ namespace Abstrakt.Engine
         {
             if (!TryAdd(item))
             {
+                // TryAdd has noted a given id already.
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _cts.Token);
                 await _input.Writer.WriteAsync(item, linked.Token).ConfigureAwait(false);
                 Interlocked.Increment(ref _accepted);
@@ -163,7 +169,23 @@ namespace Abstrakt.Engine
         /// <returns>False when the input is full (or the batch has stopped).</returns>
         public bool TryAdd(WorkItem item)
         {
-            if (_cts.IsCancellationRequested || !_input.Writer.TryWrite(item))
+            if (item is null)
+            {
+                throw new ArgumentNullException(nameof(item));
+            }
+
+            if (_cts.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            // In input order (one writer), so "first" is the earlier item whatever order the workers take them in.
+            if (item.IdGiven)
+            {
+                _givenIds.GetOrAdd(item.Id, item.Index);
+            }
+
+            if (!_input.Writer.TryWrite(item))
             {
                 return false;
             }
@@ -255,7 +277,7 @@ namespace Abstrakt.Engine
             {
                 builder.AddRetry(new RetryStrategyOptions
                 {
-                    ShouldHandle = new PredicateBuilder().Handle<AbstraktApiException>(ex => ex.Kind == ErrorKind.Retryable),
+                    ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception is AbstraktApiException { Kind: ErrorKind.Retryable } ex && !HintPastDeadline(args.Context, ex)),
                     MaxRetryAttempts = _options.MaxRetry,
                     BackoffType = DelayBackoffType.Exponential,
                     UseJitter = true,
@@ -285,6 +307,29 @@ namespace Abstrakt.Engine
         }
 
         private static readonly ResiliencePropertyKey<WorkItem> ItemKey = new ResiliencePropertyKey<WorkItem>("abstrakt.item");
+        private static readonly ResiliencePropertyKey<long> StartedKey = new ResiliencePropertyKey<long>("abstrakt.started");
+
+        /// <summary>True when the server asks for a wait that ends past the item's deadline: fail now, with the server's reason.</summary>
+        private bool HintPastDeadline(ResilienceContext context, AbstraktApiException ex)
+        {
+            if (ex.RetryAfter is not TimeSpan hint || !context.Properties.TryGetValue(StartedKey, out var started))
+            {
+                return false;
+            }
+
+            var left = _options.ItemTimeout - _options.Time.GetElapsedTime(started);
+            if (hint < left)
+            {
+                return false;
+            }
+
+            if (context.Properties.TryGetValue(ItemKey, out var item))
+            {
+                Note(item, $"not retrying: the server asked to wait {hint.TotalSeconds:0.#} s, past the item's deadline ({left.TotalSeconds:0.#} s left)");
+            }
+
+            return true;
+        }
 
         private async Task WorkerAsync()
         {
@@ -303,6 +348,11 @@ namespace Abstrakt.Engine
             {
                 // Stopping: dispatch ends at once.
             }
+            catch (Exception ex)
+            {
+                // ProcessAsync reports every item's failure itself; reaching here is a bug. End the batch, never hang it.
+                FailUnexpected(ex);
+            }
         }
 
         private async Task ProcessAsync(WorkItem item, CancellationToken token)
@@ -314,20 +364,29 @@ namespace Abstrakt.Engine
                 AbstraktClient.CurrentTrace.Value = message => Note(item, message);
             }
 
-            if (!Resume(item, state))
-            {
-                return;
-            }
-
             Interlocked.Increment(ref _inFlight);
             var context = ResilienceContextPool.Shared.Get(token);
             context.Properties.Set(ItemKey, item);
+            context.Properties.Set(StartedKey, state.Started);
             try
             {
+                if (item.IdGiven && _givenIds.TryGetValue(item.Id, out var first) && first != item.Index)
+                {
+                    // Not journaled: the journal keys records by id, and this one would overwrite the first item's.
+                    var duplicate = new AbstraktApiException(ErrorCodes.DuplicateId, $"Item {item.Index} has the id '{item.Id}', which item {first} of this batch already has; ids must be unique, so it was not run.");
+                    await FailAsync(item, state, duplicate, journal: false).ConfigureAwait(false);
+                    return;
+                }
+
+                if (!Resume(item, state))
+                {
+                    return;
+                }
+
                 var result = await _pipeline.ExecuteAsync((ctx, s) => new ValueTask<ItemCompleted>(AttemptAsync(item, s, ctx.CancellationToken)), context, state).ConfigureAwait(false);
                 if (!result.Submitted)
                 {
-                    _journal?.Completed(result);
+                    Record(item, j => j.Completed(result));
                 }
 
                 Interlocked.Increment(ref _done);
@@ -356,6 +415,19 @@ namespace Abstrakt.Engine
             catch (AbstraktApiException ex)
             {
                 await FailAsync(item, state, ex).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // Anything else (a full disk, a file in the way, a bug) is this item's failure, or the batch's end.
+                var failure = LocalFailure.For(item, ex);
+                if (failure.Kind == ErrorKind.BatchFatal)
+                {
+                    Fail(new BatchFatalException(failure.Message, failure));
+                }
+                else
+                {
+                    await FailAsync(item, state, failure).ConfigureAwait(false);
+                }
             }
             finally
             {
@@ -408,7 +480,7 @@ namespace Abstrakt.Engine
                 }
             }
 
-            _journal.Accepted(item);
+            Record(item, j => j.Accepted(item));
             return true;
         }
 
@@ -416,6 +488,7 @@ namespace Abstrakt.Engine
         private async Task<ItemCompleted> AttemptAsync(WorkItem item, ItemState state, CancellationToken token)
         {
             state.Attempts++;
+            Inject(ItemStage.Create, item);
             var model = item.Model ?? _options.DefaultModel;
             JobInfo job;
             if (state.JobId is not null)
@@ -437,6 +510,7 @@ namespace Abstrakt.Engine
                 job = await CreateAsync(item, model, state, token).ConfigureAwait(false);
             }
 
+            Inject(ItemStage.Wait, item);
             if (!job.IsTerminal && _options.WebhookUrl is not null && _options.Webhooks is null)
             {
                 // Submit-only: a receiver elsewhere collects the result; the journal has the job id.
@@ -496,7 +570,8 @@ namespace Abstrakt.Engine
             }
 
             // Same item, same key: a create whose outcome is unknown is retried without creating a second job.
-            var key = _batchId + ":" + item.Id + (state.Resubmissions > 0 ? ":" + state.Resubmissions : string.Empty);
+            // The key holds the canonical input too, so two different inputs can never share one job.
+            var key = _batchId + ":" + item.Id + ":" + CanonicalHash(model, input) + (state.Resubmissions > 0 ? ":" + state.Resubmissions : string.Empty);
             var request = new RunRequest { Model = model, Input = input, IdempotencyKey = key, WebhookUrl = _options.WebhookUrl };
             JobInfo job;
             _creating[item.Id] = (item, request, state.Resubmissions);
@@ -514,7 +589,7 @@ namespace Abstrakt.Engine
             _creating.TryRemove(item.Id, out _);
 
             state.JobId = job.JobId;
-            _journal?.Created(item.Id, job.JobId, state.Resubmissions);
+            Record(item, j => j.Created(item.Id, job.JobId, state.Resubmissions));
             if (!job.IsTerminal)
             {
                 _unfinishedJobs[item.Id] = (item, job.JobId);
@@ -549,19 +624,14 @@ namespace Abstrakt.Engine
                 var temp = path + ".part-" + Guid.NewGuid().ToString("N").Substring(0, 8);
                 try
                 {
+                    Inject(ItemStage.Download, item);
                     using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
                     {
-                        await _client.DownloadAsync(output.Url, stream, token).ConfigureAwait(false);
+                        await _client.DownloadAsync(output.Url, stream, _options.AllowPrivateOutputHost, token).ConfigureAwait(false);
                     }
 
-                    if (File.Exists(path))
-                    {
-                        File.Delete(temp);
-                    }
-                    else
-                    {
-                        File.Move(temp, path);
-                    }
+                    Inject(ItemStage.Move, item);
+                    MoveIntoPlace(temp, path);
                 }
                 catch
                 {
@@ -573,13 +643,60 @@ namespace Abstrakt.Engine
             return files;
         }
 
-        private async Task FailAsync(WorkItem item, ItemState state, AbstraktApiException error)
+        /// <summary>
+        /// Moves a finished download to its name. The name holds the item's index and job id, so a file that
+        /// appeared there meanwhile (another worker, an earlier run) has the same bytes: keep it.
+        /// </summary>
+        private static void MoveIntoPlace(string temp, string path)
+        {
+            try
+            {
+                File.Move(temp, path);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                TryDelete(temp);
+            }
+        }
+
+        /// <summary>Reports a failed item.</summary>
+        private async Task FailAsync(WorkItem item, ItemState state, AbstraktApiException error, bool journal = true)
         {
             _unfinishedJobs.TryRemove(item.Id, out _);
-            _journal?.Failed(item.Id, error.Code, error.Message);
+            try
+            {
+                if (journal)
+                {
+                    Record(item, j => j.Failed(item.Id, error.Code, error.Message));
+                }
+            }
+            catch (Exception ex)
+            {
+                // The failure cannot be journaled: the item stays unfinished there, so a resume runs it again.
+                if (LocalFailure.For(item, ex) is { Kind: ErrorKind.BatchFatal } fatal)
+                {
+                    Fail(new BatchFatalException(fatal.Message, fatal));
+                }
+            }
+
             Interlocked.Increment(ref _failed);
             await EmitAsync(new ItemFailed { Item = item, Error = error, Attempts = state.Attempts }).ConfigureAwait(false);
         }
+
+        /// <summary>Writes one journal record for an item (a test may inject a fault first).</summary>
+        private void Record(WorkItem item, Action<Journal> write)
+        {
+            if (_journal is not null)
+            {
+                Inject(ItemStage.Journal, item);
+                write(_journal);
+            }
+        }
+
+        private void Inject(ItemStage stage, WorkItem item) => _options.FaultInjection?.Invoke(stage, item);
+
+        private void FailUnexpected(Exception ex) =>
+            Fail(new BatchFatalException("The batch stopped on an unexpected error: " + ex.Message, new AbstraktApiException(ErrorCodes.Unexpected, ex.Message, null, null, ex)));
 
         private void Fail(BatchFatalException fatal)
         {
@@ -605,18 +722,29 @@ namespace Abstrakt.Engine
 
         private async Task FinishAsync(Task[] workers, Task ticker)
         {
-            await Task.WhenAll(workers).ConfigureAwait(false);
-            var stoppedByCaller = _cts.IsCancellationRequested && _fatal is null;
-            _cts.Cancel();
-            await ticker.ConfigureAwait(false);
-            if (stoppedByCaller)
+            try
             {
-                await CancelUnfinishedJobsAsync().ConfigureAwait(false);
+                await Task.WhenAll(workers).ConfigureAwait(false);
+                var stoppedByCaller = _cts.IsCancellationRequested && _fatal is null;
+                _cts.Cancel();
+                await ticker.ConfigureAwait(false);
+                if (stoppedByCaller)
+                {
+                    await CancelUnfinishedJobsAsync().ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex)
+            {
+                FailUnexpected(ex);
+            }
+            finally
+            {
+                // Whatever happened, the consumer's stream ends: a reader must never wait forever.
+                _events.Writer.TryWrite(Snapshot());
+                _journal?.Dispose();
+                _events.Writer.TryComplete(_fatal);
             }
 
-            _events.Writer.TryWrite(Snapshot());
-            _journal?.Dispose();
-            _events.Writer.TryComplete(_fatal);
             if (_fatal is not null)
             {
                 throw _fatal;
@@ -652,12 +780,17 @@ namespace Abstrakt.Engine
                     jobId = job.JobId;
                 }
 
-                await _client.CancelJobAsync(jobId!, token).ConfigureAwait(false);
-                _journal?.Cancelled(item.Id, jobId!);
+                // A cancel can lose the race with completion: only the service's word makes it cancelled.
+                // Otherwise the journal keeps the job as created, so a resume re-attaches to it instead of paying twice.
+                var after = await _client.CancelJobAsync(jobId!, token).ConfigureAwait(false);
+                if (after.Status == JobStatus.Cancelled)
+                {
+                    _journal?.Cancelled(item.Id, jobId!);
+                }
             }
-            catch (Exception ex) when (ex is AbstraktApiException or OperationCanceledException)
+            catch (Exception)
             {
-                // Best effort: the journal still has the job id, so a resume re-attaches to it.
+                // Best effort (a failed request, a full disk): the journal still has the job id, so a resume re-attaches to it.
             }
         }
 
@@ -673,6 +806,10 @@ namespace Abstrakt.Engine
             using var y = JsonDocument.Parse(b);
             return JsonValues.ToUtf8(JsonValues.ToPlain(x.RootElement)).SequenceEqual(JsonValues.ToUtf8(JsonValues.ToPlain(y.RootElement)));
         }
+
+        /// <summary>A hash of what is sent: the model and the input with its keys in ordinal order.</summary>
+        private static string CanonicalHash(string model, Dictionary<string, object?> input) =>
+            WorkItem.Hash(model + "\n" + System.Text.Encoding.UTF8.GetString(JsonValues.ToUtf8(new SortedDictionary<string, object?>(input, StringComparer.Ordinal))), 8);
 
         private static string Short(string text) => text.Length <= 40 ? text : text.Substring(0, 40) + "…";
 

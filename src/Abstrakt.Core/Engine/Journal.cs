@@ -59,13 +59,15 @@ namespace Abstrakt.Engine
     {
         private readonly object _lock = new object();
         private readonly StreamWriter _writer;
+        private readonly JournalLock _owner;
 
-        private Journal(string path, string batchId, IReadOnlyDictionary<string, JournalEntry> entries, StreamWriter writer)
+        private Journal(string path, string batchId, IReadOnlyDictionary<string, JournalEntry> entries, StreamWriter writer, JournalLock owner)
         {
             Path = path;
             BatchId = batchId;
             Entries = entries;
             _writer = writer;
+            _owner = owner;
         }
 
         /// <summary>The journal file.</summary>
@@ -77,6 +79,9 @@ namespace Abstrakt.Engine
         /// <summary>The default model recorded when the journal was created.</summary>
         public string? DefaultModel { get; private set; }
 
+        /// <summary>True when this open started the journal: the file was missing or empty.</summary>
+        public bool IsNew { get; private init; }
+
         /// <summary>What the journal held when opened, by item id.</summary>
         public IReadOnlyDictionary<string, JournalEntry> Entries { get; }
 
@@ -85,10 +90,31 @@ namespace Abstrakt.Engine
         /// <param name="resume">Continue an existing journal.</param>
         /// <param name="defaultModel">The batch's default model, recorded in a new journal and checked on resume.</param>
         /// <returns>The journal.</returns>
-        /// <exception cref="JournalException">The journal exists without resume, is not a journal, or was made with another model.</exception>
+        /// <exception cref="JournalException">The journal is in use by another batch, exists without resume, is not a journal, or was made with another model.</exception>
         public static Journal Open(string path, bool resume, string defaultModel)
         {
             var full = System.IO.Path.GetFullPath(path);
+            var directory = System.IO.Path.GetDirectoryName(full);
+            if (!string.IsNullOrEmpty(directory))
+            {
+                Directory.CreateDirectory(directory);
+            }
+
+            // Owned before it is read, so no other batch can write between our read and our first record.
+            var owner = JournalLock.Acquire(full);
+            try
+            {
+                return Open(full, resume, defaultModel, owner);
+            }
+            catch
+            {
+                owner.Dispose();
+                throw;
+            }
+        }
+
+        private static Journal Open(string full, bool resume, string defaultModel, JournalLock owner)
+        {
             var exists = File.Exists(full) && new FileInfo(full).Length > 0;
             if (exists && !resume)
             {
@@ -111,15 +137,9 @@ namespace Abstrakt.Engine
                 batchId = Guid.NewGuid().ToString("N");
             }
 
-            var directory = System.IO.Path.GetDirectoryName(full);
-            if (!string.IsNullOrEmpty(directory))
-            {
-                Directory.CreateDirectory(directory);
-            }
-
             var stream = new FileStream(full, FileMode.Append, FileAccess.Write, FileShare.Read);
             var writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = false, NewLine = "\n" };
-            var journal = new Journal(full, batchId, entries, writer) { DefaultModel = recordedModel ?? defaultModel };
+            var journal = new Journal(full, batchId, entries, writer, owner) { DefaultModel = recordedModel ?? defaultModel, IsNew = !exists };
             if (!exists)
             {
                 journal.Append(new Dictionary<string, object?> { ["type"] = "batch", ["version"] = 1, ["batch_id"] = batchId, ["model"] = defaultModel, ["created_at"] = DateTimeOffset.UtcNow.ToString("o") });
@@ -169,7 +189,16 @@ namespace Abstrakt.Engine
         {
             lock (_lock)
             {
-                _writer.Dispose();
+                try
+                {
+                    _writer.Dispose();
+                }
+                catch (IOException)
+                {
+                    // A record that could not be flushed (a full disk) was reported when it was written.
+                }
+
+                _owner.Dispose();
             }
         }
 
@@ -224,55 +253,14 @@ namespace Abstrakt.Engine
 
                 using (doc)
                 {
-                    var r = doc.RootElement;
-                    var type = Str(r, "type");
-                    if (type == "batch")
+                    try
                     {
-                        batchId = Str(r, "batch_id");
-                        model = Str(r, "model");
-                        continue;
+                        Apply(doc.RootElement, entries, ref batchId, ref model);
                     }
-
-                    var id = Str(r, "id");
-                    if (id is null)
+                    catch (Exception ex) when (ex is InvalidOperationException or FormatException)
                     {
-                        continue;
-                    }
-
-                    if (!entries.TryGetValue(id, out var entry))
-                    {
-                        entry = new JournalEntry { Id = id };
-                        entries[id] = entry;
-                    }
-
-                    switch (type)
-                    {
-                        case "accepted":
-                            entry.Index = r.TryGetProperty("index", out var index) ? index.GetInt64() : 0;
-                            entry.Prompt = Str(r, "prompt") ?? string.Empty;
-                            entry.Model = Str(r, "model");
-                            entry.InputJson = r.TryGetProperty("input", out var input) ? input.GetRawText() : "{}";
-                            break;
-                        case "created":
-                            entry.State = "created";
-                            entry.JobId = Str(r, "job_id");
-                            entry.Resubmissions = r.TryGetProperty("resubmissions", out var n) ? n.GetInt32() : 0;
-                            break;
-                        case "completed":
-                            entry.State = "completed";
-                            entry.JobId = Str(r, "job_id");
-                            entry.Urls = Strings(r, "urls");
-                            entry.Files = Strings(r, "files");
-                            entry.Credits = r.TryGetProperty("credits", out var c) ? c.GetInt32() : 0;
-                            break;
-                        case "failed":
-                            entry.State = "failed";
-                            entry.ErrorCode = Str(r, "code");
-                            entry.ErrorMessage = Str(r, "message");
-                            break;
-                        case "cancelled":
-                            entry.State = "cancelled";
-                            break;
+                        // Valid JSON of the wrong shape is not a torn line: it is corrupt, and we say where.
+                        throw new JournalException($"The journal '{path}' is corrupt at line {lineNumber}: {ex.Message}", "JournalCorrupt");
                     }
                 }
             }
@@ -283,6 +271,67 @@ namespace Abstrakt.Engine
             }
 
             return (batchId, model);
+        }
+
+        /// <summary>Applies one record; throws FormatException or InvalidOperationException when it has the wrong shape.</summary>
+        private static void Apply(JsonElement r, Dictionary<string, JournalEntry> entries, ref string? batchId, ref string? model)
+        {
+            if (r.ValueKind != JsonValueKind.Object)
+            {
+                throw new FormatException($"a record is a JSON {r.ValueKind.ToString().ToLowerInvariant()}, not an object.");
+            }
+
+            var type = Str(r, "type");
+            if (type == "batch")
+            {
+                if (batchId is not null)
+                {
+                    throw new FormatException("a second batch record; a journal holds one batch.");
+                }
+
+                batchId = Str(r, "batch_id") ?? throw new FormatException("the batch record has no batch_id.");
+                model = Str(r, "model");
+                return;
+            }
+
+            var id = Str(r, "id") ?? throw new FormatException($"a '{type}' record has no id.");
+            if (!entries.TryGetValue(id, out var entry))
+            {
+                entry = new JournalEntry { Id = id };
+                entries[id] = entry;
+            }
+
+            switch (type)
+            {
+                case "accepted":
+                    entry.Index = r.TryGetProperty("index", out var index) ? index.GetInt64() : 0;
+                    entry.Prompt = Str(r, "prompt") ?? string.Empty;
+                    entry.Model = Str(r, "model");
+                    entry.InputJson = r.TryGetProperty("input", out var input) ? input.GetRawText() : "{}";
+                    break;
+                case "created":
+                    entry.State = "created";
+                    entry.JobId = Str(r, "job_id");
+                    entry.Resubmissions = r.TryGetProperty("resubmissions", out var n) ? n.GetInt32() : 0;
+                    break;
+                case "completed":
+                    entry.State = "completed";
+                    entry.JobId = Str(r, "job_id");
+                    entry.Urls = Strings(r, "urls");
+                    entry.Files = Strings(r, "files");
+                    entry.Credits = r.TryGetProperty("credits", out var c) ? c.GetInt32() : 0;
+                    break;
+                case "failed":
+                    entry.State = "failed";
+                    entry.ErrorCode = Str(r, "code");
+                    entry.ErrorMessage = Str(r, "message");
+                    break;
+                case "cancelled":
+                    entry.State = "cancelled";
+                    break;
+                default:
+                    throw new FormatException($"an unknown record type '{type}'.");
+            }
         }
 
         // Our own writer starts a new line after reopening, so a torn line is followed by a record on the next line.
@@ -307,7 +356,7 @@ namespace Abstrakt.Engine
             ErrorId = errorId;
         }
 
-        /// <summary>A stable id: JournalExists, JournalCorrupt, JournalDiffers.</summary>
+        /// <summary>A stable id: JournalExists, JournalCorrupt, JournalDiffers, JournalInUse.</summary>
         public string ErrorId { get; }
     }
 }

@@ -26,7 +26,8 @@ namespace Abstrakt.Engine
             Input = input ?? new Dictionary<string, object?>();
             Source = source;
             InputJson = Encoding.UTF8.GetString(JsonValues.ToUtf8(Input.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value)));
-            Id = string.IsNullOrWhiteSpace(id) ? DeriveId(index, Prompt, model, InputJson) : id!.Trim();
+            IdGiven = !string.IsNullOrWhiteSpace(id);
+            Id = IdGiven ? id!.Trim() : index.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + Hash((model ?? string.Empty) + "\n" + Prompt + "\n" + InputJson, 4);
         }
 
         /// <summary>The 1-based position in the batch.</summary>
@@ -34,6 +35,9 @@ namespace Abstrakt.Engine
 
         /// <summary>A stable id: given, or <c>{index}-{hash of content}</c>.</summary>
         public string Id { get; }
+
+        /// <summary>True when the caller named the id (derived ids hold the index, so only given ones can repeat).</summary>
+        public bool IdGiven { get; }
 
         /// <summary>The prompt.</summary>
         public string Prompt { get; }
@@ -50,12 +54,12 @@ namespace Abstrakt.Engine
         /// <summary>The JSON text of the per-item input, for the journal and comparisons.</summary>
         public string InputJson { get; }
 
-        private static string DeriveId(long index, string prompt, string? model, string inputJson)
+        /// <summary>Lowercase hex of the first <paramref name="bytes"/> bytes of the SHA-256 of <paramref name="content"/>.</summary>
+        internal static string Hash(string content, int bytes)
         {
             using var sha = SHA256.Create();
-            var content = (model ?? string.Empty) + "\n" + prompt + "\n" + inputJson;
             var hash = sha.ComputeHash(Encoding.UTF8.GetBytes(content));
-            return index.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + string.Concat(hash.Take(4).Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
+            return string.Concat(hash.Take(bytes).Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
         }
     }
 

@@ -45,6 +45,10 @@ namespace Abstrakt.PowerShell.Commands
         [ValidateNotNullOrEmpty]
         public string? OutputDirectory { get; set; }
 
+        /// <summary>Download outputs from loopback, link-local and private-range hosts too.</summary>
+        [Parameter]
+        public SwitchParameter AllowPrivateOutputHost { get; set; }
+
         /// <summary>The activity shown on the progress bar.</summary>
         protected abstract string Activity { get; }
 
@@ -74,6 +78,7 @@ namespace Abstrakt.PowerShell.Commands
                 ItemTimeout = TimeSpan.FromSeconds(TimeoutSec),
                 DefaultModel = DefaultModel,
                 OutputDirectory = OutputDirectory is null ? null : GetUnresolvedProviderPathFromPSPath(OutputDirectory),
+                AllowPrivateOutputHost = AllowPrivateOutputHost,
                 TraceRequests = VerboseWanted(),
             };
             Configure(options, connection);
@@ -83,13 +88,14 @@ namespace Abstrakt.PowerShell.Commands
             }
             catch (JournalException ex)
             {
-                var id = ex.ErrorId switch
+                var (id, category) = ex.ErrorId switch
                 {
-                    "JournalExists" => ErrorIds.JournalExists,
-                    "JournalDiffers" => ErrorIds.JournalDiffers,
-                    _ => ErrorIds.JournalCorrupt,
+                    "JournalExists" => (ErrorIds.JournalExists, ErrorCategory.InvalidData),
+                    "JournalDiffers" => (ErrorIds.JournalDiffers, ErrorCategory.InvalidData),
+                    "JournalInUse" => (ErrorIds.JournalInUse, ErrorCategory.ResourceBusy),
+                    _ => (ErrorIds.JournalCorrupt, ErrorCategory.InvalidData),
                 };
-                ThrowTerminatingError(new ErrorRecord(ex, id, ErrorCategory.InvalidData, options.JournalPath));
+                ThrowTerminatingError(new ErrorRecord(ex, id, category, options.JournalPath));
             }
             catch (ArgumentException ex) when (options.OutputDirectory is not null && ex.ParamName == "directory")
             {
@@ -97,6 +103,11 @@ namespace Abstrakt.PowerShell.Commands
             }
 
             WriteVerbose($"Batch started on {connection.Endpoint} with {_run!.Concurrency} at a time" + (_run.JournalPath is null ? "." : $", journal {_run.JournalPath}."));
+            if (_run.ResumedNothing)
+            {
+                // Scripts pass -Resume always; a mistyped path must not go unnoticed.
+                WriteWarning($"Nothing to resume: the journal '{_run.JournalPath}' was missing or empty. The batch starts from the beginning.");
+            }
             _progressClock.Start();
         }
 
@@ -132,6 +143,9 @@ namespace Abstrakt.PowerShell.Commands
                 Drain(TimeSpan.FromMilliseconds(50));
             }
         }
+
+        /// <summary>The index the next item gets: its 1-based position in the input.</summary>
+        protected long NextIndex => _nextIndex + 1;
 
         /// <summary>Skips an index for an input that was rejected before reaching the engine.</summary>
         protected void SkipIndex() => _nextIndex++;
@@ -194,13 +208,16 @@ namespace Abstrakt.PowerShell.Commands
             var events = _run!.Events;
             if (!events.TryPeek(out _) && wait > TimeSpan.Zero)
             {
+                // Bounded by its own timer, not by the stop token: after a stop, the engine still has to end
+                // the stream, and a wait cancelled at once would spin this loop at full speed until it does.
+                using var timer = new CancellationTokenSource(wait);
                 try
                 {
-                    events.WaitToReadAsync(_stop.Token).AsTask().Wait(wait);
+                    events.WaitToReadAsync(timer.Token).AsTask().Wait();
                 }
                 catch (AggregateException)
                 {
-                    // Stopping, or the batch failed: the completion reports it.
+                    // The wait timed out, or the batch failed: the completion reports it.
                 }
             }
 
@@ -284,6 +301,7 @@ namespace Abstrakt.PowerShell.Commands
                         ErrorCodes.QuotaExceeded => "Add credits to the account, then resume the batch with -Resume.",
                         ErrorCodes.ModelNotFound => "List models with Get-AbstraktModel.",
                         ErrorCodes.Unreachable => "Check the endpoint (Connect-Abstrakt -Endpoint) and the network, then resume the batch with -Resume.",
+                        ErrorCodes.DiskFull => "Free space on the disk that holds the output directory and the journal, then resume the batch with -Resume.",
                         _ => "Resume the batch with -Resume once the cause is fixed.",
                     },
                 },
@@ -307,6 +325,10 @@ namespace Abstrakt.PowerShell.Commands
             ErrorCodes.Deadline => "DeadlineExceeded",
             ErrorCodes.BadResponse => "BadResponse",
             ErrorCodes.Unreachable => "EndpointUnreachable",
+            ErrorCodes.LocalIo => "LocalIoFailure",
+            ErrorCodes.DiskFull => "DiskFull",
+            ErrorCodes.Unexpected => "UnexpectedFailure",
+            ErrorCodes.DuplicateId => "DuplicateId",
             _ => "TransportFault",
         };
 
@@ -320,6 +342,8 @@ namespace Abstrakt.PowerShell.Commands
             400 => ErrorCategory.InvalidArgument,
             _ => error.Code is ErrorCodes.Deadline or ErrorCodes.Timeout ? ErrorCategory.OperationTimeout
                 : error.Code is ErrorCodes.Transport or ErrorCodes.Unreachable ? ErrorCategory.ConnectionError
+                : error.Code is ErrorCodes.LocalIo or ErrorCodes.DiskFull ? ErrorCategory.WriteError
+                : error.Code is ErrorCodes.DuplicateId ? ErrorCategory.InvalidArgument
                 : ErrorCategory.InvalidResult,
         };
     }

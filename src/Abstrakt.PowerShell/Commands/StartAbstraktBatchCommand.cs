@@ -203,14 +203,9 @@ namespace Abstrakt.PowerShell.Commands
                     input["image_size"] = size;
                 }
 
-                if (Property(obj!, "NumImages") is { } n && !(n is string ns && ns.Length == 0))
+                if (!TryNumber<int>(obj!, "NumImages", "num_images", input) || !TryNumber<long>(obj!, "Seed", "seed", input))
                 {
-                    input["num_images"] = LanguagePrimitives.ConvertTo<int>(n);
-                }
-
-                if (Property(obj!, "Seed") is { } seed && !(seed is string ss && ss.Length == 0))
-                {
-                    input["seed"] = LanguagePrimitives.ConvertTo<long>(seed);
+                    return false;
                 }
             }
 
@@ -225,6 +220,25 @@ namespace Abstrakt.PowerShell.Commands
             }
 
             return true;
+        }
+
+        /// <summary>Reads a whole-number cell; a bad one (NumImages=abc) is that row's error, never the batch's end.</summary>
+        private bool TryNumber<T>(PSObject obj, string column, string inputName, Dictionary<string, object?> input)
+        {
+            if (Property(obj, column) is not { } value || (value is string text && text.Length == 0))
+            {
+                return true;
+            }
+
+            try
+            {
+                input[inputName] = LanguagePrimitives.ConvertTo<T>(value);
+                return true;
+            }
+            catch (PSInvalidCastException)
+            {
+                return Reject(ErrorIds.InvalidInput, $"Input row {NextIndex}, column {column}: '{value}' is not a valid whole number.", obj);
+            }
         }
 
         private bool Reject(string errorId, string message, PSObject? obj)
