@@ -108,50 +108,6 @@ public class ReliabilityCmdletTests
     }
 }
 
-/// <summary>Issue #15 across processes: a journal is owned by one process at a time.</summary>
-public class JournalOwnershipTests
-{
-    [Fact]
-    public void StartAbstraktBatch_OnAJournalAnotherProcessIsUsing_IsAbstraktJournalInUseNamingThatProcess()
-    {
-        var journal = Path.Combine(ModuleHost.NewTempDirectory(), "batch.jsonl");
-        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
-        var host = Path.Combine(ModuleHost.RepoRoot, "tools", "Abstrakt.Host", "bin", configuration, "net10.0", "Abstrakt.Host.dll");
-        var script = "$sb = Start-AbstraktSandbox -LatencyScale 1 -SyncTimeoutSec 0.05 -Tier Unlimited; "
-            + $"1..4 | ForEach-Object {{ \"clip $_\" }} | Start-AbstraktBatch -Model minimax-video -JournalPath '{journal}' -Verbose";
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in new[] { host, "-Command", script })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var other = System.Diagnostics.Process.Start(start)!;
-        try
-        {
-            // The other process owns the journal once its batch says it started (its verbose stream is stderr).
-            string? line;
-            while ((line = other.StandardError.ReadLine()) is not null && !line.Contains("Batch started", StringComparison.Ordinal))
-            {
-            }
-
-            Assert.NotNull(line);
-            var run = ModuleHost.Run("$sb = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited\n'x' | Start-AbstraktBatch -JournalPath $journal -Resume", new Dictionary<string, object?> { ["journal"] = journal });
-
-            var error = Assert.Single(run.AllErrors);
-            Assert.StartsWith("AbstraktJournalInUse,", error.FullyQualifiedErrorId, StringComparison.Ordinal);
-            Assert.Equal(ErrorCategory.ResourceBusy, error.CategoryInfo.Category);
-            Assert.Contains(journal, error.ToString(), StringComparison.Ordinal);
-            Assert.Contains("process " + other.Id, error.ToString(), StringComparison.Ordinal);
-            Assert.Empty(run.Output);
-        }
-        finally
-        {
-            other.Kill(entireProcessTree: true);
-            other.WaitForExit();
-        }
-    }
-}
-
 /// <summary>Issue #15: CSV rows that are wrong are that row's error, never the batch's end or another row's output.</summary>
 public class CsvRowTests
 {

@@ -91,3 +91,24 @@ Describe 'Resume after the pwsh process is killed' {
         (Get-SandboxStats $sandbox).jobs_created | Should -Be 30 -Because 'a resumed item re-attaches to its job instead of creating another'
     }
 }
+
+Describe 'A journal in use by another process' {
+    It 'is refused with AbstraktJournalInUse naming the journal and the owner''s process id' {
+        $sandbox = Start-AbstraktSandbox -LatencyScale 1 -SyncTimeoutSec 0.05 -Tier Unlimited
+        $journal = Join-Path $TestDrive 'owned.jsonl'
+        $child = Start-ChildPwsh -Sandbox $sandbox -Script "1..4 | ForEach-Object { ""clip `$_"" } | Start-AbstraktBatch -Model minimax-video -JournalPath '$journal' | Out-Null"
+        try {
+            # The journal is locked before the first create, so a job means the child owns it.
+            Wait-Until { (Get-SandboxStats $sandbox).jobs_created -ge 1 } -Because 'the other process to start its batch'
+            $err = { 'x' | Start-AbstraktBatch -JournalPath $journal -Resume } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -BeLike 'AbstraktJournalInUse,*'
+            $err.CategoryInfo.Category | Should -Be 'ResourceBusy'
+            "$err" | Should -BeLike "*$journal*"
+            "$err" | Should -BeLike "*process $($child.Id)*"
+        }
+        finally {
+            $child.Kill()
+            $child.WaitForExit()
+        }
+    }
+}
