@@ -539,7 +539,7 @@ namespace Abstrakt.Engine
             for (var i = 0; i < job.Outputs.Count; i++)
             {
                 var output = job.Outputs[i];
-                var path = OutputFiles.PathFor(_options.OutputDirectory!, item.Index, item.Prompt, job.JobId, i, job.Outputs.Count, output.Url, output.ContentType);
+                var path = OutputFiles.PathFor(_options.OutputDirectory!, OutputFiles.Stem(item), job.JobId, i, job.Outputs.Count, output.Url, output.ContentType);
                 files.Add(path);
                 if (File.Exists(path))
                 {

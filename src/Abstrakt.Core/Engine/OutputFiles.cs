@@ -49,10 +49,29 @@ namespace Abstrakt.Engine
         /// <param name="url">The output URL (for the extension).</param>
         /// <param name="contentType">The output's MIME type, if known.</param>
         /// <returns>The path.</returns>
-        public static string PathFor(string directory, long index, string prompt, string jobId, int outputNumber, int outputCount, string url, string? contentType)
+        public static string PathFor(string directory, long index, string prompt, string jobId, int outputNumber, int outputCount, string url, string? contentType) =>
+            PathFor(directory, index.ToString("D5", CultureInfo.InvariantCulture) + "-" + Slug(prompt), jobId, outputNumber, outputCount, url, contentType);
+
+        /// <summary>The file name stem of an item's outputs: a slug of its given id, else its index and a slug of its prompt.</summary>
+        /// <param name="item">The item.</param>
+        /// <returns>The stem.</returns>
+        public static string Stem(WorkItem item) =>
+            item.IdGiven ? Slug(item.Id) : item.Index.ToString("D5", CultureInfo.InvariantCulture) + "-" + Slug(item.Prompt);
+
+        /// <summary>The full path for one output named <c>{stem}-{job id}[-n].{ext}</c>, inside <paramref name="directory"/>.</summary>
+        /// <param name="directory">The output directory.</param>
+        /// <param name="stem">The name's start (<see cref="Stem"/>, or a slug); only ASCII letters, digits and dashes are kept.</param>
+        /// <param name="jobId">The job id.</param>
+        /// <param name="outputNumber">Which output of the job (0-based).</param>
+        /// <param name="outputCount">How many outputs the job has.</param>
+        /// <param name="url">The output URL (for the extension).</param>
+        /// <param name="contentType">The output's MIME type, if known.</param>
+        /// <returns>The path.</returns>
+        public static string PathFor(string directory, string stem, string jobId, int outputNumber, int outputCount, string url, string? contentType)
         {
+            var safeStem = new string((stem ?? string.Empty).Where(c => c < 128 && (char.IsLetterOrDigit(c) || c == '-')).ToArray());
             var safeJob = new string((jobId ?? string.Empty).Where(c => c < 128 && (char.IsLetterOrDigit(c) || c == '_' || c == '-')).Take(64).ToArray());
-            var name = index.ToString("D5", CultureInfo.InvariantCulture) + "-" + Slug(prompt) + "-" + (safeJob.Length == 0 ? "job" : safeJob)
+            var name = (safeStem.Length == 0 ? "item" : safeStem) + "-" + (safeJob.Length == 0 ? "job" : safeJob)
                 + (outputCount > 1 ? "-" + (outputNumber + 1).ToString(CultureInfo.InvariantCulture) : string.Empty)
                 + "." + Extension(url, contentType);
             var root = Path.GetFullPath(directory);

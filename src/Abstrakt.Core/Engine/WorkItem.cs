@@ -26,7 +26,8 @@ namespace Abstrakt.Engine
             Input = input ?? new Dictionary<string, object?>();
             Source = source;
             InputJson = Encoding.UTF8.GetString(JsonValues.ToUtf8(Input.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value)));
-            Id = string.IsNullOrWhiteSpace(id) ? DeriveId(index, Prompt, model, InputJson) : id!.Trim();
+            IdGiven = !string.IsNullOrWhiteSpace(id);
+            Id = IdGiven ? id!.Trim() : DeriveId(index, Prompt, model, InputJson);
         }
 
         /// <summary>The 1-based position in the batch.</summary>
@@ -34,6 +35,12 @@ namespace Abstrakt.Engine
 
         /// <summary>A stable id: given, or <c>{index}-{hash of content}</c>.</summary>
         public string Id { get; }
+
+        /// <summary>True when the caller gave the id (then it names the item in errors and output files).</summary>
+        public bool IdGiven { get; }
+
+        /// <summary>How errors and messages name the item: its given id, else its position.</summary>
+        public string Label => IdGiven ? $"'{Id}'" : Index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         /// <summary>The prompt.</summary>
         public string Prompt { get; }

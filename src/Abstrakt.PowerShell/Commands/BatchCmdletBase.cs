@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using Abstrakt.Api;
@@ -21,9 +22,11 @@ namespace Abstrakt.PowerShell.Commands
         private const int ActivityId = 0x4ab5;
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
         private readonly Stopwatch _progressClock = new Stopwatch();
+        private readonly CostEstimate _estimate = new CostEstimate();
         private BatchRun? _run;
         private long _nextIndex;
         private bool _progressShown;
+        private bool _warnedUnbound;
 
         /// <summary>The most requests in flight at once.</summary>
         [Parameter]
@@ -63,9 +66,17 @@ namespace Abstrakt.PowerShell.Commands
         {
         }
 
-        /// <summary>Starts the engine on the session's connection.</summary>
+        /// <summary>True under -WhatIf: items are counted and priced, nothing is sent.</summary>
+        protected bool WhatIfOnly => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter s && s.IsPresent;
+
+        /// <summary>Starts the engine on the session's connection (not under -WhatIf).</summary>
         protected void StartBatch()
         {
+            if (WhatIfOnly)
+            {
+                return;
+            }
+
             var connection = AbstraktSession.Resolve(this);
             var options = new BatchOptions
             {
@@ -120,6 +131,19 @@ namespace Abstrakt.PowerShell.Commands
         protected void Submit(string prompt, string? model, System.Collections.Generic.IReadOnlyDictionary<string, object?> input, string? id, object? source)
         {
             var item = new WorkItem(++_nextIndex, prompt, model, input, id, source);
+            var runOn = model ?? DefaultModel;
+            var outputs = input.TryGetValue("num_images", out var n) && n is int count ? count : 1;
+            if (WhatIfOnly)
+            {
+                _estimate.Add(runOn, outputs);
+                return;
+            }
+
+            if (!ShouldProcess($"item {item.Label}", CostEstimate.Describe(runOn, outputs)))
+            {
+                return;
+            }
+
             Drain(TimeSpan.Zero);
             while (!_run!.TryAdd(item))
             {
@@ -136,9 +160,34 @@ namespace Abstrakt.PowerShell.Commands
         /// <summary>Skips an index for an input that was rejected before reaching the engine.</summary>
         protected void SkipIndex() => _nextIndex++;
 
-        /// <summary>Ends the input and writes everything until the batch is done.</summary>
+        /// <summary>Warns, once per batch, about the columns of a row that nothing binds (they would be dropped silently).</summary>
+        /// <param name="row">The pipeline object.</param>
+        /// <param name="binds">Whether a column name binds to the cmdlet.</param>
+        /// <param name="bindable">The names that do bind, for the message.</param>
+        protected void WarnUnboundColumns(PSObject? row, Func<string, bool> binds, string bindable)
+        {
+            if (_warnedUnbound || row is null || !ItemReader.IsRow(row))
+            {
+                return;
+            }
+
+            var unbound = ItemReader.Unbound(row, binds).ToList();
+            if (unbound.Count > 0)
+            {
+                _warnedUnbound = true;
+                WriteWarning($"Ignoring input columns that no parameter takes: {string.Join(", ", unbound)}. Columns used: {bindable}.");
+            }
+        }
+
+        /// <summary>Ends the input and writes everything until the batch is done; under -WhatIf, says what it would cost.</summary>
         protected void FinishBatch()
         {
+            if (WhatIfOnly)
+            {
+                ShouldProcess(_estimate.ToString(), MyInvocation.MyCommand.Name);
+                return;
+            }
+
             if (_run is null)
             {
                 return;
@@ -252,7 +301,7 @@ namespace Abstrakt.PowerShell.Commands
 
         private static string Shorten(string text) => text.Length <= 60 ? text : text.Substring(0, 60) + "…";
 
-        internal static ErrorRecord ItemRecord(ItemFailed failed) => ItemRecord($"Item {failed.Item.Index}", failed.Error, failed.Item.Source ?? failed.Item.Prompt);
+        internal static ErrorRecord ItemRecord(ItemFailed failed) => ItemRecord($"Item {failed.Item.Label}", failed.Error, failed.Item.Source ?? failed.Item.Prompt);
 
         /// <summary>A failed item or job as a non-terminating error: AbstraktItemFailed.&lt;Reason&gt;, with the input as target.</summary>
         internal static ErrorRecord ItemRecord(string subject, AbstraktApiException error, object? target)

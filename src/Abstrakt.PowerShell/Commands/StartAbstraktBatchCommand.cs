@@ -15,13 +15,11 @@ namespace Abstrakt.PowerShell.Commands
     /// <summary>
     /// <para type="synopsis">Runs a batch of prompts: throttled, retried, resumable, streaming results as they complete.</para>
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Start, "AbstraktBatch", SupportsShouldProcess = true)]
+    [Cmdlet(VerbsLifecycle.Start, "AbstraktBatch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(AbstraktResult))]
     public sealed class StartAbstraktBatchCommand : BatchCmdletBase
     {
-        private long _whatIfItems;
-
-        /// <summary>A prompt string, or an object with Prompt and optional Model, ImageSize, NumImages, Seed, Id.</summary>
+        /// <summary>A prompt string, or an object with Prompt (or Text) and optional Model, ImageSize, NumImages, Seed, Id (or Name), Image (or Path, ImageUrl); an array is one item per element.</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
         [AllowNull]
         [AllowEmptyString]
@@ -77,8 +75,6 @@ namespace Abstrakt.PowerShell.Commands
         /// <inheritdoc/>
         protected override string DefaultModel => Model;
 
-        private bool WhatIfOnly => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter s && s.IsPresent;
-
         /// <inheritdoc/>
         protected override void BeginProcessing()
         {
@@ -92,10 +88,7 @@ namespace Abstrakt.PowerShell.Commands
                 ThrowTerminatingError(new ErrorRecord(new ArgumentException("-WebhookListener receives what the service posts to -WebhookUrl: pass -WebhookUrl too."), ErrorIds.WebhookListenerNeedsUrl, ErrorCategory.InvalidArgument, null));
             }
 
-            if (!WhatIfOnly)
-            {
-                StartBatch();
-            }
+            StartBatch();
         }
 
         /// <inheritdoc/>
@@ -149,111 +142,62 @@ namespace Abstrakt.PowerShell.Commands
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
-            if (!TryRead(InputObject, out var prompt, out var model, out var input, out var id))
+            if (InputObject?.BaseObject is IEnumerable list and not string and not IDictionary)
             {
-                return;
-            }
-
-            if (WhatIfOnly)
-            {
-                _whatIfItems++;
-                return;
-            }
-
-            Submit(prompt, model, input, id, InputObject);
-        }
-
-        /// <inheritdoc/>
-        protected override void EndProcessing()
-        {
-            if (WhatIfOnly)
-            {
-                var credits = ModelCompleter.CreditsOf(Model);
-                ShouldProcess($"{_whatIfItems} items on {Model}" + (credits is int c ? $", about {c * _whatIfItems} credits ({c} per output)" : string.Empty), "Start-AbstraktBatch");
-                return;
-            }
-
-            FinishBatch();
-        }
-
-        /// <summary>Reads one pipeline object; reports and skips (never drops silently) what cannot be an item.</summary>
-        private bool TryRead(PSObject? obj, out string prompt, out string? model, out Dictionary<string, object?> input, out string? id)
-        {
-            prompt = string.Empty;
-            model = null;
-            id = null;
-            input = new Dictionary<string, object?>(StringComparer.Ordinal);
-            var value = obj?.BaseObject;
-            if (value is null)
-            {
-                return Reject(ErrorIds.NullInput, "A pipeline item is null; each item needs a prompt.", obj);
-            }
-
-            if (value is string text)
-            {
-                prompt = text;
+                foreach (var element in list)
+                {
+                    Read(element is null ? null : PSObject.AsPSObject(element));
+                }
             }
             else
             {
-                prompt = Property(obj!, "Prompt") as string ?? Convert(Property(obj!, "Prompt")) ?? string.Empty;
-                model = Convert(Property(obj!, "Model"));
-                id = Convert(Property(obj!, "Id"));
-                if (Convert(Property(obj!, "ImageSize")) is string size && size.Length > 0)
-                {
-                    input["image_size"] = size;
-                }
-
-                if (Property(obj!, "NumImages") is { } n && !(n is string ns && ns.Length == 0))
-                {
-                    input["num_images"] = LanguagePrimitives.ConvertTo<int>(n);
-                }
-
-                if (Property(obj!, "Seed") is { } seed && !(seed is string ss && ss.Length == 0))
-                {
-                    input["seed"] = LanguagePrimitives.ConvertTo<long>(seed);
-                }
+                Read(InputObject);
             }
-
-            if (string.IsNullOrWhiteSpace(prompt))
-            {
-                return Reject(ErrorIds.EmptyPrompt, "A pipeline item has an empty prompt.", obj);
-            }
-
-            if (HasUnpairedSurrogate(prompt))
-            {
-                return Reject(ErrorIds.InvalidInput, "A prompt contains an unpaired UTF-16 surrogate and cannot be sent as UTF-8.", obj);
-            }
-
-            return true;
         }
 
-        private bool Reject(string errorId, string message, PSObject? obj)
+        /// <inheritdoc/>
+        protected override void EndProcessing() => FinishBatch();
+
+        /// <summary>Reads one item and submits it; reports and skips (never drops silently) what cannot be an item.</summary>
+        private void Read(PSObject? obj)
+        {
+            if (obj?.BaseObject is null)
+            {
+                Reject(ErrorIds.NullInput, "A pipeline item is null; each item needs a prompt.", obj);
+                return;
+            }
+
+            WarnUnboundColumns(obj, ItemReader.Binds, "Prompt (or Text), Model, Id (or Name), ImageSize, NumImages, Seed, Image (or Path, ImageUrl)");
+            ItemFields item;
+            try
+            {
+                item = ItemReader.IsRow(obj) ? ItemReader.Read(obj) : new ItemFields { Prompt = LanguagePrimitives.ConvertTo<string>(obj) };
+            }
+            catch (PSInvalidCastException ex)
+            {
+                Reject(ErrorIds.InvalidInput, "A pipeline item has a cell of the wrong type: " + ex.Message, obj);
+                return;
+            }
+
+            if (string.IsNullOrWhiteSpace(item.Prompt))
+            {
+                Reject(ErrorIds.EmptyPrompt, ItemReader.IsRow(obj) ? "A pipeline item has no prompt: give it a Prompt (or Text) column." : "A pipeline item has an empty prompt.", obj);
+            }
+            else if (HasUnpairedSurrogate(item.Prompt))
+            {
+                Reject(ErrorIds.InvalidInput, "A prompt contains an unpaired UTF-16 surrogate and cannot be sent as UTF-8.", obj);
+            }
+            else
+            {
+                Submit(item.Prompt, item.Model, item.Input, item.Id, obj);
+            }
+        }
+
+        private void Reject(string errorId, string message, PSObject? obj)
         {
             SkipIndex();
             WriteError(new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, obj));
-            return false;
         }
-
-        private static object? Property(PSObject obj, string name)
-        {
-            if (obj.BaseObject is IDictionary dictionary)
-            {
-                foreach (DictionaryEntry entry in dictionary)
-                {
-                    if (string.Equals(entry.Key?.ToString(), name, StringComparison.OrdinalIgnoreCase))
-                    {
-                        return entry.Value is PSObject p ? p.BaseObject : entry.Value;
-                    }
-                }
-
-                return null;
-            }
-
-            var value = obj.Properties[name]?.Value;
-            return value is PSObject ps ? ps.BaseObject : value;
-        }
-
-        private static string? Convert(object? value) => value is null ? null : LanguagePrimitives.ConvertTo<string>(value) is { Length: > 0 } s ? s : null;
 
         private static bool HasUnpairedSurrogate(string text)
         {

@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Collections.ObjectModel;
 using System.Linq;
 using Abstrakt.Api;
 using Abstrakt.Engine;
@@ -6,70 +8,111 @@ using Abstrakt.Sandbox;
 
 namespace Abstrakt.PowerShell.Output
 {
-    /// <summary>One finished batch item, as Start-AbstraktBatch and Invoke-AbstraktImage emit it.</summary>
+    /// <summary>How a batch item ended.</summary>
+    public enum AbstraktStatus
+    {
+        /// <summary>It ran and its outputs are ready.</summary>
+        Completed,
+
+        /// <summary>It failed (the error stream has why).</summary>
+        Failed,
+
+        /// <summary>It was cancelled.</summary>
+        Cancelled,
+
+        /// <summary>It was submitted and not waited for (a webhook receives it).</summary>
+        Submitted,
+    }
+
+    /// <summary>A list of URLs or files: a list in PowerShell and JSON, the items joined by "; " in Export-Csv.</summary>
+    public sealed class AbstraktList : ReadOnlyCollection<string>
+    {
+        internal AbstraktList(IEnumerable<string> items)
+            : base(items.ToList())
+        {
+        }
+
+        /// <summary>The items joined by "; ", so Export-Csv writes them rather than the type name.</summary>
+        /// <returns>The joined items.</returns>
+        public override string ToString() => string.Join("; ", this);
+    }
+
+    /// <summary>One finished batch item, as Start-AbstraktBatch and Invoke-AbstraktImage emit it. Flat, so it survives Export-Csv and ConvertTo-Json.</summary>
     public sealed class AbstraktResult
     {
         internal AbstraktResult(ItemCompleted e)
+            : this(e.JobId, e.Model, e.Urls, e.CreditsUsed)
         {
             Index = e.Item.Index;
             Id = e.Item.Id;
             Prompt = e.Item.Prompt;
-            Model = e.Model;
-            Status = e.FromJournal ? "Completed (journal)" : "Completed";
-            JobId = e.JobId;
-            Urls = e.Urls.ToArray();
-            Files = e.Files.ToArray();
+            FromJournal = e.FromJournal;
+            InputObject = e.Item.Source;
+            Files = new AbstraktList(e.Files);
             Attempts = e.Attempts;
-            Duration = e.Duration;
-            CreditsUsed = e.CreditsUsed;
+            DurationSec = Math.Round(e.Duration.TotalSeconds, 3);
         }
 
         /// <summary>A job that a webhook delivered (ConvertFrom-AbstraktWebhook): no batch position or prompt.</summary>
         internal AbstraktResult(JobInfo job)
+            : this(job.JobId, job.ModelId ?? string.Empty, job.Outputs.Select(o => o.Url), job.CreditsUsed ?? 0)
         {
             Id = job.JobId;
-            Prompt = string.Empty;
-            Model = job.ModelId ?? string.Empty;
-            Status = "Completed";
-            JobId = job.JobId;
-            Urls = job.Outputs.Select(o => o.Url).ToArray();
-            Files = Array.Empty<string>();
-            Duration = job.Duration ?? TimeSpan.Zero;
-            CreditsUsed = job.CreditsUsed ?? 0;
+            DurationSec = Math.Round((job.Duration ?? TimeSpan.Zero).TotalSeconds, 3);
+        }
+
+        private AbstraktResult(string jobId, string model, IEnumerable<string> urls, int credits)
+        {
+            JobId = jobId;
+            Model = model;
+            Urls = new AbstraktList(urls);
+            CreditsUsed = credits;
         }
 
         /// <summary>The 1-based position in the input.</summary>
         public long Index { get; }
 
-        /// <summary>The item's stable id.</summary>
-        public string Id { get; }
+        /// <summary>The item's id: the one the input gave (an Id or Name column), kept across re-runs; else one derived from position and content.</summary>
+        public string Id { get; } = string.Empty;
 
-        /// <summary>The prompt.</summary>
-        public string Prompt { get; }
+        /// <summary>Completed (only completed items are results; failures go to the error stream).</summary>
+        public AbstraktStatus Status { get; } = AbstraktStatus.Completed;
+
+        /// <summary>True when the result was read from the journal of an earlier run (-Resume) rather than run now.</summary>
+        public bool FromJournal { get; }
+
+        /// <summary>The prompt (the text, for speech models).</summary>
+        public string Prompt { get; } = string.Empty;
 
         /// <summary>The model that ran.</summary>
         public string Model { get; }
 
-        /// <summary>Completed, or "Completed (journal)" when resumed from an earlier run.</summary>
-        public string Status { get; }
+        /// <summary>The first output URL.</summary>
+        public string? Url => Urls.FirstOrDefault();
+
+        /// <summary>The first downloaded file.</summary>
+        public string? File => Files.FirstOrDefault();
 
         /// <summary>The job id.</summary>
         public string JobId { get; }
 
-        /// <summary>Output URLs.</summary>
-        public string[] Urls { get; }
+        /// <summary>Every output URL.</summary>
+        public AbstraktList Urls { get; }
 
-        /// <summary>Downloaded files.</summary>
-        public string[] Files { get; }
+        /// <summary>Every downloaded file.</summary>
+        public AbstraktList Files { get; } = new AbstraktList(Array.Empty<string>());
 
-        /// <summary>Attempts it took.</summary>
+        /// <summary>Attempts it took (0 when read from the journal).</summary>
         public int Attempts { get; }
 
-        /// <summary>Time from first attempt to completion.</summary>
-        public TimeSpan Duration { get; }
+        /// <summary>Seconds from first attempt to completion (0 when read from the journal).</summary>
+        public double DurationSec { get; }
 
         /// <summary>Credits charged.</summary>
         public int CreditsUsed { get; }
+
+        /// <summary>The input the item came from (a prompt string or a row), to pipe back in.</summary>
+        public object? InputObject { get; }
     }
 
     /// <summary>A job, as the job cmdlets emit it; pipes into Get-, Wait- and Stop-AbstraktJob by JobId.</summary>

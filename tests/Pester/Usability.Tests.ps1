@@ -1,0 +1,136 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
+# Issue 17: the module as a PowerShell regular expects it. One Describe per area; each It reproduces a
+# "Why" bullet of the issue. Run after a build: Invoke-Pester ./tests/Pester/Usability.Tests.ps1
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../../Abstrakt.psd1') -Force
+    $script:sandbox = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited
+
+    function New-Csv([string] $Text) {
+        $path = Join-Path $TestDrive "$([guid]::NewGuid().ToString('N')).csv"
+        Set-Content -Path $path -Value $Text
+        $path
+    }
+}
+
+AfterAll {
+    Stop-AbstraktSandbox
+    Remove-Module Abstrakt -ErrorAction SilentlyContinue
+}
+
+Describe 'Binding pipeline input' {
+    It 'sends the Prompt column of Import-Csv rows to Invoke-AbstraktImage, with the row''s model and image count' {
+        $csv = New-Csv "Id,Prompt,Model,NumImages`nhero,a knight on a hill,flux-dev,2"
+        $result = Import-Csv $csv | Invoke-AbstraktImage
+        $result.Prompt | Should -Be 'a knight on a hill'
+        $result.Model | Should -Be 'flux-dev'
+        $result.Urls | Should -HaveCount 2
+        $result.CreditsUsed | Should -Be 6
+    }
+
+    It 'treats an empty cell as not given: the default model and one image' {
+        $csv = New-Csv "Prompt,Model,NumImages`na quiet harbour,,"
+        $result = Import-Csv $csv | Invoke-AbstraktImage -Model sd3
+        $result.Model | Should -Be 'sd3'
+        $result.Urls | Should -HaveCount 1
+    }
+
+    It 'binds the aliases users type: Text for the prompt, Name for the id' -TestCases @(
+        @{ Command = 'Invoke-AbstraktImage' }
+        @{ Command = 'Start-AbstraktBatch' }
+    ) {
+        $result = [pscustomobject]@{ Text = 'a paper boat'; Name = 'boat' } | & $Command
+        $result.Prompt | Should -Be 'a paper boat'
+        $result.Id | Should -Be 'boat'
+    }
+
+    It 'refuses a row without a prompt instead of sending the whole row as text' {
+        $result = [pscustomobject]@{ Description = 'a castle' } | Invoke-AbstraktImage -ErrorVariable failed -ErrorAction SilentlyContinue
+        $result | Should -BeNullOrEmpty
+        $failed | Should -HaveCount 1
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'AbstraktEmptyPrompt,*'
+    }
+
+    It 'warns once per batch about the columns nothing binds, naming them (<Command>)' -TestCases @(
+        @{ Command = 'Invoke-AbstraktImage' }
+        @{ Command = 'Start-AbstraktBatch' }
+    ) {
+        $csv = New-Csv "prompt,size,count`na red barn,landscape,2`na blue barn,square,3"
+        $results = Import-Csv $csv | & $Command -WarningVariable warned -WarningAction SilentlyContinue
+        $results | Should -HaveCount 2
+        $warned | Should -HaveCount 1
+        "$warned" | Should -Match '\bsize\b'
+        "$warned" | Should -Match '\bcount\b'
+    }
+
+    It 'enumerates an array given to -InputObject' {
+        $prompts = 'a fox', 'a hare', 'a wren'
+        $results = Start-AbstraktBatch -InputObject $prompts
+        $results | Should -HaveCount 3
+        $results.Prompt | Sort-Object | Should -Be ($prompts | Sort-Object)
+    }
+}
+
+Describe 'Results' {
+    It 'has a Status enum and a separate FromJournal flag, so resumed results filter as Completed' {
+        $journal = Join-Path $TestDrive 'status.jsonl'
+        $null = 'one', 'two' | Start-AbstraktBatch -JournalPath $journal
+        $again = 'one', 'two' | Start-AbstraktBatch -JournalPath $journal -Resume
+        $again | Should -HaveCount 2
+        $again[0].Status | Should -BeOfType ([Abstrakt.PowerShell.Output.AbstraktStatus])
+        @($again | Where-Object Status -EQ Completed) | Should -HaveCount 2
+        @($again | Where-Object FromJournal) | Should -HaveCount 2
+    }
+
+    It 'names a failed item by its Id and keeps that Id when the failure is piped back in' {
+        $csv = New-Csv "Id,Prompt,NumImages`nbad-row,a storm,9"
+        $null = Import-Csv $csv | Start-AbstraktBatch -ErrorVariable failed -ErrorAction SilentlyContinue
+        $failed | Should -HaveCount 1
+        $failed[0].Exception.Message | Should -Match "'bad-row'"
+        $retry = $failed[0].TargetObject
+        $retry.NumImages = 1
+        ($retry | Start-AbstraktBatch).Id | Should -Be 'bad-row'
+    }
+
+    It 'names output files after the Id when one is given' {
+        $out = Join-Path $TestDrive 'named'
+        $result = [pscustomobject]@{ Id = 'Cover'; Prompt = 'a book cover' } | Invoke-AbstraktImage -OutputDirectory $out
+        Split-Path $result.File -Leaf | Should -BeLike 'cover-*.png'
+        $result.File | Should -Exist
+    }
+
+    It 'gives speech results their text as the Prompt' {
+        (Invoke-AbstraktModel kokoro-tts @{ text = 'Hello there.' }).Prompt | Should -Be 'Hello there.'
+    }
+
+    It 'survives Export-Csv: first URL and file as strings, the lists joined' {
+        $out = Join-Path $TestDrive 'csv'
+        $result = Invoke-AbstraktImage 'two owls' -NumImages 2 -OutputDirectory $out
+        $row = $result | ConvertTo-Csv | ConvertFrom-Csv
+        $row.Url | Should -Be $result.Urls[0]
+        $row.File | Should -Be $result.Files[0]
+        $row.Urls | Should -Be ($result.Urls -join '; ')
+        $row.Files | Should -Not -Match 'System\.'
+    }
+
+    It 'survives ConvertTo-Json: the duration in seconds, no expanded TimeSpan' {
+        $json = Invoke-AbstraktImage 'a comet' | ConvertTo-Json | ConvertFrom-Json
+        $json.DurationSec | Should -BeOfType ([double])
+        $json.PSObject.Properties.Name | Should -Not -Contain 'Duration'
+        $json.Urls | Should -HaveCount 1
+    }
+
+    It 'shows the whole file name in the table at 80 columns' {
+        $out = Join-Path $TestDrive 'table'
+        $result = [pscustomobject]@{ Id = 'poster'; Prompt = 'a very long prompt about a lighthouse at dusk in oil' } | Invoke-AbstraktImage -OutputDirectory $out
+        $table = $result | Format-Table | Out-String -Width 80
+        $table | Should -Match ([regex]::Escape((Split-Path $result.File -Leaf)))
+    }
+
+    It 'shows every property in the list view' {
+        $list = Invoke-AbstraktImage 'a lantern' | Format-List | Out-String
+        foreach ($name in 'Id', 'Status', 'FromJournal', 'Prompt', 'JobId', 'Urls', 'Attempts', 'DurationSec', 'CreditsUsed', 'InputObject') {
+            $list | Should -Match "(?m)^$name\s+:" -Because $name
+        }
+    }
+}
