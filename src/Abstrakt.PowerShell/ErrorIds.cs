@@ -10,6 +10,7 @@ namespace Abstrakt.PowerShell
         public const string QuotaExceeded = "AbstraktQuotaExceeded";
         public const string ModelNotFound = "AbstraktModelNotFound";
         public const string JobNotFound = "AbstraktJobNotFound";
+        public const string JobNotCancellable = "AbstraktJobNotCancellable";
         public const string InvalidInput = "AbstraktInvalidInput";
         public const string RateLimited = "AbstraktRateLimited";
         public const string Transport = "AbstraktTransportFault";

@@ -134,3 +134,60 @@ Describe 'Results' {
         }
     }
 }
+
+Describe 'WhatIf and Confirm' {
+    BeforeAll {
+        function Get-JobsCreated { (Invoke-RestMethod "$($script:sandbox.Uri)_sandbox/stats").jobs_created }
+
+        # What if: lines go to the host, so a transcript catches them; the host wraps long lines.
+        function Get-WhatIfText([scriptblock] $Script) {
+            $path = Join-Path $TestDrive "$([guid]::NewGuid().ToString('N')).txt"
+            $null = Start-Transcript -Path $path
+            try { $null = & $Script } finally { $null = Stop-Transcript }
+            (Get-Content $path -Raw) -replace '\s+', ' '
+        }
+    }
+
+    It 'supports -WhatIf and -Confirm on <Command>, which spends credits or cancels work' -TestCases @(
+        @{ Command = 'Invoke-AbstraktImage' }
+        @{ Command = 'Invoke-AbstraktModel' }
+        @{ Command = 'Submit-AbstraktJob' }
+        @{ Command = 'Start-AbstraktBatch' }
+        @{ Command = 'Stop-AbstraktJob' }
+    ) {
+        (Get-Command $Command).Parameters.Keys | Should -Contain 'WhatIf'
+        (Get-Command $Command).Parameters.Keys | Should -Contain 'Confirm'
+    }
+
+    It 'sends nothing under -WhatIf: <Name>' -TestCases @(
+        @{ Name = 'Invoke-AbstraktImage'; Script = { Invoke-AbstraktImage 'a kite' -WhatIf } }
+        @{ Name = 'Invoke-AbstraktModel'; Script = { Invoke-AbstraktModel kokoro-tts @{ text = 'hi' } -WhatIf } }
+        @{ Name = 'Submit-AbstraktJob'; Script = { Submit-AbstraktJob 'a kite' -WhatIf } }
+        @{ Name = 'Start-AbstraktBatch'; Script = { 'a kite' | Start-AbstraktBatch -WhatIf } }
+    ) {
+        $before = Get-JobsCreated
+        $text = Get-WhatIfText $Script
+        $text | Should -Match 'What if:'
+        Get-JobsCreated | Should -Be $before
+    }
+
+    It 'prices a mixed CSV item by item: each row''s model and image count at catalogue prices (<Command>)' -TestCases @(
+        @{ Command = 'Start-AbstraktBatch' }
+        @{ Command = 'Invoke-AbstraktImage' }
+    ) {
+        # flux-dev 3 x 2 + flux-schnell 1 + sd3 4 + flux-dev 3 = 14 credits.
+        $csv = New-Csv "Prompt,Model,NumImages`na,flux-dev,2`nb,,`nc,sd3,`nd,flux-dev,1"
+        $text = Get-WhatIfText { Import-Csv $csv | & $Command -WhatIf }
+        $text | Should -Match '4 items, 5 outputs, about 14 credits'
+        $text | Should -Match 'flux-dev 2 items, 3 outputs, 9 credits'
+    }
+
+    It 'refuses to stop a job that already completed, with an error naming it' {
+        $job = Submit-AbstraktJob 'a pond' | Wait-AbstraktJob
+        $stopped = $job | Stop-AbstraktJob -ErrorVariable failed -ErrorAction SilentlyContinue
+        $stopped | Should -BeNullOrEmpty
+        $failed | Should -HaveCount 1
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'AbstraktJobNotCancellable,*'
+        $failed[0].TargetObject | Should -Be $job.JobId
+    }
+}

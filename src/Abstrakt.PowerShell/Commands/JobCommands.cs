@@ -12,7 +12,7 @@ namespace Abstrakt.PowerShell.Commands
     /// <summary>
     /// <para type="synopsis">Submits a job without waiting for it; returns the job to pass to Wait-AbstraktJob later.</para>
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Submit, "AbstraktJob")]
+    [Cmdlet(VerbsLifecycle.Submit, "AbstraktJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(AbstraktJob))]
     public sealed class SubmitAbstraktJobCommand : ApiCmdletBase
     {
@@ -44,6 +44,12 @@ namespace Abstrakt.PowerShell.Commands
                 input["prompt"] = Prompt;
             }
 
+            var outputs = input.TryGetValue("num_images", out var n) && n is int count ? count : 1;
+            if (!ShouldProcess(Prompt ?? Model, CostEstimate.Describe(Model, outputs)))
+            {
+                return;
+            }
+
             var request = new RunRequest { Model = Model, Input = input, Sync = false, WebhookUrl = WebhookUrl, IdempotencyKey = Guid.NewGuid().ToString("N") };
             if (TryCall(t => Client.RunAsync(request, t), Prompt, out var job))
             {
@@ -71,12 +77,17 @@ namespace Abstrakt.PowerShell.Commands
         /// <returns>The job as the service answers.</returns>
         private protected abstract Task<JobInfo> CallAsync(string id, CancellationToken cancellationToken);
 
+        /// <summary>Whether the answer is what was asked for (Stop: the job is cancelled); writes the error when not.</summary>
+        /// <param name="job">The job as the service answered.</param>
+        /// <returns>True to write the job.</returns>
+        private protected virtual bool Accept(JobInfo job) => true;
+
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
             foreach (var id in JobId)
             {
-                if (ShouldCall(id) && TryCall(t => CallAsync(id, t), id, out var job))
+                if (ShouldCall(id) && TryCall(t => CallAsync(id, t), id, out var job) && Accept(job))
                 {
                     WriteObject(new AbstraktJob(job));
                 }
@@ -124,11 +135,27 @@ namespace Abstrakt.PowerShell.Commands
     /// <summary>
     /// <para type="synopsis">Cancels pending or processing jobs; cancelled jobs are not charged.</para>
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Stop, "AbstraktJob", SupportsShouldProcess = true)]
+    [Cmdlet(VerbsLifecycle.Stop, "AbstraktJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(AbstraktJob))]
     public sealed class StopAbstraktJobCommand : JobIdCmdletBase
     {
         private protected override bool ShouldCall(string id) => ShouldProcess(id, "Cancel abstrakt job");
+
+        private protected override bool Accept(JobInfo job)
+        {
+            if (job.Status == JobStatus.Cancelled)
+            {
+                return true;
+            }
+
+            var record = new ErrorRecord(
+                new InvalidOperationException($"Job {job.JobId} already ended ({job.Status.ToString().ToLowerInvariant()}): only pending or processing jobs can be cancelled."),
+                ErrorIds.JobNotCancellable,
+                ErrorCategory.InvalidOperation,
+                job.JobId);
+            WriteError(record);
+            return false;
+        }
 
         private protected override Task<JobInfo> CallAsync(string id, CancellationToken cancellationToken) => Client.CancelJobAsync(id, cancellationToken);
     }
