@@ -14,6 +14,7 @@
         'Connect-Abstrakt'
         'ConvertFrom-AbstraktWebhook'
         'Disconnect-Abstrakt'
+        'Get-AbstraktConnection'
         'Get-AbstraktJob'
         'Get-AbstraktModel'
         'Invoke-AbstraktImage'

@@ -75,7 +75,7 @@ public class BatchCmdletTests
     public void StartAbstraktBatch_BadKey_IsOneTerminatingErrorNotOnePerItem()
     {
         var run = ModuleHost.Run(Sandbox + """
-            Connect-Abstrakt -ApiKey ([System.Net.NetworkCredential]::new('', 'sk_test_not_a_real_key_123').SecurePassword) -Endpoint $sb.Uri
+            Connect-Abstrakt -ApiKey ([System.Net.NetworkCredential]::new('', 'sk_test_not_a_real_key_123').SecurePassword) -Endpoint $sb.Uri -SkipCheck
             1..200 | ForEach-Object { "p$_" } | Start-AbstraktBatch -ThrottleLimit 4
             """);
 

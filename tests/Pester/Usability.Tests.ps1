@@ -191,3 +191,62 @@ Describe 'WhatIf and Confirm' {
         $failed[0].TargetObject | Should -Be $job.JobId
     }
 }
+
+Describe 'Connecting' {
+    BeforeAll {
+        $plainKey = [pscredential]::new('key', $script:sandbox.ApiKey).GetNetworkCredential().Password
+    }
+
+    AfterAll {
+        Connect-Abstrakt -Sandbox
+    }
+
+    It 'checks the key when connecting, so a wrong key fails at Connect-Abstrakt' {
+        $err = { Connect-Abstrakt -Endpoint $script:sandbox.Uri -ApiKey 'sk_test_not_the_right_key_9876' } | Should -Throw -PassThru
+        $err.FullyQualifiedErrorId | Should -BeLike 'AbstraktUnauthorized,*'
+        "$err" | Should -Not -Match 'sk_test_not'
+        $err.ErrorDetails.RecommendedAction | Should -Match '\*\*\*\*9876'
+    }
+
+    It 'connects without the check with -SkipCheck' {
+        { Connect-Abstrakt -Endpoint $script:sandbox.Uri -ApiKey 'sk_test_not_the_right_key_9876' -SkipCheck } | Should -Not -Throw
+        (Get-AbstraktConnection).KeyHint | Should -Be '****9876'
+    }
+
+    It 'takes the key as <Kind>, returns the connection with -PassThru and shows only its last four characters' -TestCases @(
+        @{ Kind = 'a SecureString'; Make = { $script:sandbox.ApiKey } }
+        @{ Kind = 'a PSCredential'; Make = { [pscredential]::new('abstrakt', $script:sandbox.ApiKey) } }
+        @{ Kind = 'plain text'; Make = { $plainKey } }
+    ) {
+        $key = & $Make
+        $verbose = Connect-Abstrakt -Endpoint $script:sandbox.Uri -ApiKey $key -PassThru -Verbose 4>&1
+        $connection = $verbose | Where-Object { $_ -is [Abstrakt.PowerShell.Output.AbstraktConnectionInfo] }
+        $connection.KeyHint | Should -Be ('****' + $plainKey.Substring($plainKey.Length - 4))
+        $printed = ($verbose | Out-String) + (Get-AbstraktConnection | Format-List * | Out-String)
+        $printed | Should -Not -Match ([regex]::Escape($plainKey.Substring(0, $plainKey.Length - 4)))
+        $printed | Should -Not -Match ([regex]::Escape($plainKey.Substring(0, 8)))
+    }
+
+    It 'says $env:ABSTRAKT_API_KEY when there is no key' {
+        $saved = $env:ABSTRAKT_API_KEY
+        try {
+            $env:ABSTRAKT_API_KEY = $null
+            $err = { Connect-Abstrakt } | Should -Throw -PassThru
+            "$err" | Should -Match ([regex]::Escape('$env:ABSTRAKT_API_KEY'))
+        }
+        finally { $env:ABSTRAKT_API_KEY = $saved }
+    }
+
+    It 'gives no .NET "(Parameter ...)" suffix for a bad endpoint' {
+        $err = { Connect-Abstrakt -Endpoint 'http://example.org' -ApiKey 'sk_test_x' } | Should -Throw -PassThru
+        $err.FullyQualifiedErrorId | Should -BeLike 'AbstraktInvalidEndpoint,*'
+        "$err" | Should -Not -Match '\(Parameter '''
+    }
+
+    It 'says "did you mean" for an unknown model, without REST paths' {
+        Connect-Abstrakt -Sandbox
+        $err = { 'a' | Start-AbstraktBatch -Model flux-pro } | Should -Throw -PassThru
+        "$err" | Should -Match 'Did you mean flux-dev'
+        "$err" | Should -Not -Match '/v1/'
+    }
+}

@@ -104,7 +104,7 @@ namespace Abstrakt.PowerShell.Commands
             }
             catch (ArgumentException ex) when (options.OutputDirectory is not null && ex.ParamName == "directory")
             {
-                ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.InvalidOutputDirectory, ErrorCategory.WriteError, OutputDirectory));
+                ThrowTerminatingError(ErrorRecords.Argument(ex, ErrorIds.InvalidOutputDirectory, ErrorCategory.WriteError, OutputDirectory));
             }
 
             WriteVerbose($"Batch started on {connection.Endpoint} with {_run!.Concurrency} at a time" + (_run.JournalPath is null ? "." : $", journal {_run.JournalPath}."));
@@ -221,7 +221,7 @@ namespace Abstrakt.PowerShell.Commands
             WriteVerbose($"Batch summary: {summary.Done} done, {summary.Failed} failed, {summary.Retries} retries, {summary.CreditsUsed} credits, {summary.Elapsed.TotalSeconds:0.0} s.");
             if (_run.Completion.IsFaulted && _run.Completion.Exception?.InnerException is BatchFatalException fatal)
             {
-                ThrowTerminatingError(FatalRecord(fatal));
+                ThrowTerminatingError(FatalRecord(fatal, DefaultModel));
             }
         }
 
@@ -301,13 +301,13 @@ namespace Abstrakt.PowerShell.Commands
 
         private static string Shorten(string text) => text.Length <= 60 ? text : text.Substring(0, 60) + "…";
 
-        internal static ErrorRecord ItemRecord(ItemFailed failed) => ItemRecord($"Item {failed.Item.Label}", failed.Error, failed.Item.Source ?? failed.Item.Prompt);
+        private ErrorRecord ItemRecord(ItemFailed failed) => ItemRecord($"Item {failed.Item.Label}", failed.Error, failed.Item.Source ?? failed.Item.Prompt, failed.Item.Model ?? DefaultModel);
 
         /// <summary>A failed item or job as a non-terminating error: AbstraktItemFailed.&lt;Reason&gt;, with the input as target.</summary>
-        internal static ErrorRecord ItemRecord(string subject, AbstraktApiException error, object? target)
+        internal static ErrorRecord ItemRecord(string subject, AbstraktApiException error, object? target, string? model = null)
         {
             var record = new ErrorRecord(
-                new AbstraktItemException($"{subject} failed ({error.Code}): {error.Message}", error),
+                new AbstraktItemException($"{subject} failed ({error.Code}): {Message(error, model)}", error),
                 ErrorIds.ItemFailed + "." + IdFor(error.Code),
                 CategoryFor(error),
                 target);
@@ -319,13 +319,20 @@ namespace Abstrakt.PowerShell.Commands
             return record;
         }
 
-        internal static ErrorRecord FatalRecord(BatchFatalException fatal)
+        /// <summary>What the user reads for an API failure: the service's message, except for an unknown model, which gets a "did you mean".</summary>
+        /// <param name="error">The failure.</param>
+        /// <param name="model">The model the request named, when known.</param>
+        /// <returns>The message.</returns>
+        internal static string Message(AbstraktApiException error, string? model) =>
+            error.Code == ErrorCodes.ModelNotFound && model is not null ? ModelCompleter.UnknownModel(model) : error.Message;
+
+        internal static ErrorRecord FatalRecord(BatchFatalException fatal, string model)
         {
             var api = fatal.ApiError;
             var id = api is null ? ErrorIds.JournalDiffers : ErrorIds.BatchFatal + "." + IdFor(api.Code);
             var record = new ErrorRecord(fatal, id, api is null ? ErrorCategory.InvalidData : CategoryFor(api), null)
             {
-                ErrorDetails = new ErrorDetails(fatal.Message)
+                ErrorDetails = new ErrorDetails(api?.Code == ErrorCodes.ModelNotFound ? Message(api, model) : fatal.Message)
                 {
                     RecommendedAction = api?.Code switch
                     {

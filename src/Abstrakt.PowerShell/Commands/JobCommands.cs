@@ -51,7 +51,7 @@ namespace Abstrakt.PowerShell.Commands
             }
 
             var request = new RunRequest { Model = Model, Input = input, Sync = false, WebhookUrl = WebhookUrl, IdempotencyKey = Guid.NewGuid().ToString("N") };
-            if (TryCall(t => Client.RunAsync(request, t), Prompt, out var job))
+            if (TryCall(t => Client.RunAsync(request, t), Prompt, out var job, Model))
             {
                 WriteObject(new AbstraktJob(job));
             }
@@ -186,7 +186,7 @@ namespace Abstrakt.PowerShell.Commands
         {
             if (Id is not null)
             {
-                if (TryCall(t => Client.GetModelAsync(Id, t), Id, out var model))
+                if (TryCall(t => Client.GetModelAsync(Id, t), Id, out var model, Id))
                 {
                     var result = new AbstraktModel(model);
                     ModelCompleter.Remember(new[] { result });

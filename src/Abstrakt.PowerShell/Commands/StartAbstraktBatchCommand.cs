@@ -104,7 +104,7 @@ namespace Abstrakt.PowerShell.Commands
                 if (secret is null)
                 {
                     ThrowTerminatingError(new ErrorRecord(
-                        new ArgumentException($"-WebhookListener needs the webhook secret to verify deliveries: pass -WebhookSecret or set ${WebhookSecretVariable}."),
+                        new ArgumentException($"-WebhookListener needs the webhook secret to verify deliveries: pass -WebhookSecret or set $env:{WebhookSecretVariable}."),
                         ErrorIds.WebhookSecretMissing,
                         ErrorCategory.InvalidArgument,
                         null));
@@ -117,7 +117,7 @@ namespace Abstrakt.PowerShell.Commands
                 }
                 catch (ArgumentException ex)
                 {
-                    ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.WebhookListenerFailed, ErrorCategory.ResourceUnavailable, WebhookListener));
+                    ThrowTerminatingError(ErrorRecords.Argument(ex, ErrorIds.WebhookListenerFailed, ErrorCategory.ResourceUnavailable, WebhookListener));
                 }
 
                 options.Webhooks = inbox;

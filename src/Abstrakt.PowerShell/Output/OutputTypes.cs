@@ -183,6 +183,26 @@ namespace Abstrakt.PowerShell.Output
         public string? InputSchema { get; }
     }
 
+    /// <summary>The session's connection (Connect-Abstrakt -PassThru, Get-AbstraktConnection). Shows the key's last four characters only.</summary>
+    public sealed class AbstraktConnectionInfo
+    {
+        internal AbstraktConnectionInfo(Abstrakt.PowerShell.Session.AbstraktConnection connection)
+        {
+            Endpoint = connection.Endpoint;
+            KeyHint = connection.Client.Options.ApiKey?.Hint;
+            IsSandbox = connection.Sandbox is not null;
+        }
+
+        /// <summary>The service address.</summary>
+        public Uri Endpoint { get; }
+
+        /// <summary>The key's last four characters, as ****abcd.</summary>
+        public string? KeyHint { get; }
+
+        /// <summary>True when connected to the local sandbox.</summary>
+        public bool IsSandbox { get; }
+    }
+
     /// <summary>A running sandbox. The key and secret are SecureStrings, so they never print.</summary>
     public sealed class AbstraktSandbox
     {
