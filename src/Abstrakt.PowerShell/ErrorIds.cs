@@ -12,6 +12,7 @@ namespace Abstrakt.PowerShell
         public const string JobNotFound = "AbstraktJobNotFound";
         public const string JobNotCancellable = "AbstraktJobNotCancellable";
         public const string InvalidInput = "AbstraktInvalidInput";
+        public const string WrongModelKind = "AbstraktWrongModelKind";
         public const string RateLimited = "AbstraktRateLimited";
         public const string Transport = "AbstraktTransportFault";
         public const string Timeout = "AbstraktTimeout";

@@ -46,6 +46,16 @@ namespace Abstrakt.PowerShell
         /// <returns>The category, or null when unknown.</returns>
         internal static string? CategoryOf(string model) => Known.TryGetValue(model, out var known) ? known.Category : null;
 
+        /// <summary>Why a known model cannot run under a cmdlet made for another kind, or null when it can (or is unknown: the service decides).</summary>
+        /// <param name="model">The model id.</param>
+        /// <param name="category">The kind the cmdlet runs (image).</param>
+        /// <param name="cmdlet">The cmdlet's name.</param>
+        /// <returns>The message, or null.</returns>
+        internal static string? WrongKind(string model, string category, string cmdlet) =>
+            CategoryOf(model) is string actual && !string.Equals(actual, category, StringComparison.OrdinalIgnoreCase)
+                ? $"{model} is a model for {actual}, and {cmdlet} runs {category} models. Run it with Invoke-AbstraktModel {model} @{{ ... }}; Get-AbstraktModel -Id {model} shows its input."
+                : null;
+
         /// <summary>The message for a model the service does not know: the known ids closest to it, and where to look, without REST paths.</summary>
         /// <param name="model">The unknown model id.</param>
         /// <returns>The message.</returns>

@@ -250,3 +250,44 @@ Describe 'Connecting' {
         "$err" | Should -Not -Match '/v1/'
     }
 }
+
+Describe 'Model catalogue' {
+    It 'matches wildcards' {
+        $ids = (Get-AbstraktModel flux*).Id
+        $ids | Should -Contain 'flux-dev'
+        $ids | Should -Contain 'flux-schnell'
+        $ids | Should -Not -Contain 'sd3'
+    }
+
+    It 'takes ids from the pipeline' {
+        ('flux-dev', 'sd3' | Get-AbstraktModel).Id | Should -Be @('flux-dev', 'sd3')
+    }
+
+    It 'refuses an unknown -Category instead of returning nothing, and completes the valid ones' {
+        { Get-AbstraktModel -Category images } | Should -Throw -ErrorId 'ParameterArgumentValidationError,*'
+        $line = 'Get-AbstraktModel -Category '
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain 'image'
+    }
+
+    It 'gives the input schema as an object' {
+        $schema = (Get-AbstraktModel -Id flux-dev).InputSchema
+        $schema | Should -Not -BeOfType ([string])
+        $schema.properties.prompt.type | Should -Be 'string'
+        $schema.required | Should -Contain 'prompt'
+    }
+
+    It 'refuses a model of the wrong kind before sending anything' {
+        $err = { Invoke-AbstraktImage 'a cat' -Model kokoro-tts } | Should -Throw -PassThru
+        $err.FullyQualifiedErrorId | Should -BeLike 'AbstraktWrongModelKind,*'
+        "$err" | Should -Match 'Invoke-AbstraktModel'
+    }
+
+    It 'refuses a CSV row whose model is of the wrong kind, and runs the others' {
+        $csv = New-Csv "Prompt,Model`nhello,kokoro-tts`na cat,flux-schnell"
+        $results = Import-Csv $csv | Invoke-AbstraktImage -ErrorVariable failed -ErrorAction SilentlyContinue
+        $results.Prompt | Should -Be 'a cat'
+        $failed | Should -HaveCount 1
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'AbstraktWrongModelKind,*'
+        $failed[0].TargetObject.Model | Should -Be 'kokoro-tts'
+    }
+}

@@ -70,6 +70,11 @@ namespace Abstrakt.PowerShell.Commands
         protected override void BeginProcessing()
         {
             _defaultModel = Model ?? _defaultModel;
+            if (ModelCompleter.WrongKind(_defaultModel, "image", MyInvocation.MyCommand.Name) is string wrong)
+            {
+                ThrowTerminatingError(new ErrorRecord(new System.ArgumentException(wrong), ErrorIds.WrongModelKind, ErrorCategory.InvalidArgument, _defaultModel));
+            }
+
             _bindable = new HashSet<string>(
                 MyInvocation.MyCommand.Parameters.Values
                     .Where(p => p.Attributes.OfType<ParameterAttribute>().Any(a => a.ValueFromPipelineByPropertyName))
@@ -87,6 +92,14 @@ namespace Abstrakt.PowerShell.Commands
                 // Without a Prompt column the binder turned the whole row into the prompt text: refuse rather than pay for it.
                 SkipIndex();
                 WriteError(new ErrorRecord(new System.ArgumentException("A pipeline item has no prompt: give it a Prompt (or Text) column."), ErrorIds.EmptyPrompt, ErrorCategory.InvalidArgument, InputObject));
+                return;
+            }
+
+            var model = Model ?? _defaultModel;
+            if (ModelCompleter.WrongKind(model, "image", MyInvocation.MyCommand.Name) is string wrong)
+            {
+                SkipIndex();
+                WriteError(new ErrorRecord(new System.ArgumentException(wrong), ErrorIds.WrongModelKind, ErrorCategory.InvalidArgument, InputObject));
                 return;
             }
 
@@ -123,7 +136,7 @@ namespace Abstrakt.PowerShell.Commands
                 }
 
                 var id = string.IsNullOrWhiteSpace(Id) || Prompt.Length == 1 ? Id : $"{Id}-{number}";
-                Submit(prompt, Model ?? _defaultModel, input, id, (object?)InputObject ?? prompt);
+                Submit(prompt, model, input, id, (object?)InputObject ?? prompt);
             }
         }
 

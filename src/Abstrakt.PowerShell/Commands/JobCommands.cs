@@ -1,6 +1,7 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
@@ -161,20 +162,24 @@ namespace Abstrakt.PowerShell.Commands
     }
 
     /// <summary>
-    /// <para type="synopsis">Lists the models the service runs, or one model with its input schema.</para>
+    /// <para type="synopsis">Lists the models the service runs, or gets models by id (wildcards allowed) with their input schema.</para>
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "AbstraktModel", DefaultParameterSetName = "List")]
     [OutputType(typeof(AbstraktModel))]
     public sealed class GetAbstraktModelCommand : ApiCmdletBase
     {
-        /// <summary>One model's id.</summary>
-        [Parameter(ParameterSetName = "One", Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        private List<AbstraktModel>? _catalogue;
+
+        /// <summary>Model ids; wildcards match the catalogue.</summary>
+        [Parameter(ParameterSetName = "One", Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
         [ArgumentCompleter(typeof(ModelCompleter))]
-        public string? Id { get; set; }
+        public string[]? Id { get; set; }
 
         /// <summary>Only this category: image, video, audio.</summary>
         [Parameter(ParameterSetName = "List")]
+        [ValidateSet("image", "video", "audio", IgnoreCase = true)]
         public string? Category { get; set; }
 
         /// <summary>Only models matching this text.</summary>
@@ -184,24 +189,43 @@ namespace Abstrakt.PowerShell.Commands
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
-            if (Id is not null)
+            if (Id is null)
             {
-                if (TryCall(t => Client.GetModelAsync(Id, t), Id, out var model, Id))
+                if (List(Category, Search) is { } all)
                 {
-                    var result = new AbstraktModel(model);
-                    ModelCompleter.Remember(new[] { result });
-                    WriteObject(result);
+                    WriteObject(all, enumerateCollection: true);
                 }
 
                 return;
             }
 
-            if (TryCall(async t => { var list = new List<ModelInfo>(); await foreach (var m in Client.ListModelsAsync(Category, Search, t)) { list.Add(m); } return list; }, null, out var models))
+            foreach (var id in Id)
             {
-                var results = models.ConvertAll(m => new AbstraktModel(m));
-                ModelCompleter.Remember(results);
-                WriteObject(results, enumerateCollection: true);
+                if (WildcardPattern.ContainsWildcardCharacters(id))
+                {
+                    var pattern = new WildcardPattern(id, WildcardOptions.IgnoreCase);
+                    _catalogue ??= List(null, null);
+                    WriteObject(_catalogue?.Where(m => pattern.IsMatch(m.Id)), enumerateCollection: true);
+                }
+                else if (TryCall(t => Client.GetModelAsync(id, t), id, out var model, id))
+                {
+                    var result = new AbstraktModel(model);
+                    ModelCompleter.Remember(new[] { result });
+                    WriteObject(result);
+                }
             }
+        }
+
+        private List<AbstraktModel>? List(string? category, string? search)
+        {
+            if (!TryCall(async t => { var list = new List<ModelInfo>(); await foreach (var m in Client.ListModelsAsync(category, search, t)) { list.Add(m); } return list; }, null, out var models))
+            {
+                return null;
+            }
+
+            var results = models.ConvertAll(m => new AbstraktModel(m));
+            ModelCompleter.Remember(results);
+            return results;
         }
     }
 }

@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Collections.ObjectModel;
 using System.Linq;
+using System.Management.Automation;
+using Abstrakt.Json;
 using Abstrakt.Api;
 using Abstrakt.Engine;
 using Abstrakt.Sandbox;
@@ -161,7 +163,7 @@ namespace Abstrakt.PowerShell.Output
             Category = model.Category;
             Credits = model.Credits;
             Description = model.Description;
-            InputSchema = model.InputSchema;
+            InputSchema = model.InputSchema is null ? null : ToPSObject(JsonValues.Parse(model.InputSchema));
         }
 
         /// <summary>The model id, for -Model.</summary>
@@ -179,8 +181,27 @@ namespace Abstrakt.PowerShell.Output
         /// <summary>What it does.</summary>
         public string? Description { get; }
 
-        /// <summary>The input JSON Schema (with -Id).</summary>
-        public string? InputSchema { get; }
+        /// <summary>The input JSON Schema as an object (with -Id): $m.InputSchema.properties.prompt.type.</summary>
+        public object? InputSchema { get; }
+
+        private static object? ToPSObject(object? value)
+        {
+            switch (value)
+            {
+                case IDictionary<string, object?> map:
+                    var result = new PSObject();
+                    foreach (var pair in map)
+                    {
+                        result.Properties.Add(new PSNoteProperty(pair.Key, ToPSObject(pair.Value)));
+                    }
+
+                    return result;
+                case IList<object?> list:
+                    return list.Select(ToPSObject).ToArray();
+                default:
+                    return value;
+            }
+        }
     }
 
     /// <summary>The session's connection (Connect-Abstrakt -PassThru, Get-AbstraktConnection). Shows the key's last four characters only.</summary>
