@@ -291,3 +291,50 @@ Describe 'Model catalogue' {
         $failed[0].TargetObject.Model | Should -Be 'kokoro-tts'
     }
 }
+
+Describe 'Progress that knows the total' {
+    BeforeAll {
+        # Progress records cannot be redirected in pwsh; a second runspace collects them in its Progress stream.
+        function Get-BatchProgress([string] $Script, [hashtable] $Arguments) {
+            $ps = [powershell]::Create()
+            try {
+                $null = $ps.AddScript("param(`$manifest, `$arguments) Import-Module `$manifest; `$null = Start-AbstraktSandbox -LatencyScale 0.02 -Tier Unlimited; & { $Script } @arguments | Out-Null; Stop-AbstraktSandbox")
+                $null = $ps.AddArgument((Join-Path $PSScriptRoot '../../Abstrakt.psd1')).AddArgument($Arguments)
+                $null = $ps.Invoke()
+                $ps.Streams.Error | Should -BeNullOrEmpty
+                @($ps.Streams.Progress | Where-Object RecordType -EQ Processing)
+            }
+            finally { $ps.Dispose() }
+        }
+    }
+
+    It 'shows a percentage and seconds remaining from the first record for -InputFile <Name>' -TestCases @(
+        @{ Name = 'prompts.txt'; Lines = { 1..300 | ForEach-Object { "prompt number $_" } } }
+        @{ Name = 'items.csv'; Lines = { 'Id,Prompt'; 1..300 | ForEach-Object { "item$_,""a prompt, with a comma $_""" } } }
+        @{ Name = 'items.jsonl'; Lines = { 1..300 | ForEach-Object { "{""prompt"":""json prompt $_"",""id"":""j$_""}" } } }
+    ) {
+        $path = Join-Path $TestDrive $Name
+        & $Lines | Set-Content $path
+        $records = Get-BatchProgress 'param($path) Start-AbstraktBatch -InputFile $path -ThrottleLimit 4' @{ path = $path }
+        $records.Count | Should -BeGreaterThan 0
+        $records[0].PercentComplete | Should -BeGreaterOrEqual 0
+        $records[0].SecondsRemaining | Should -BeGreaterOrEqual 0
+        $records | ForEach-Object { $_.StatusDescription | Should -Match '/300 done' }
+    }
+
+    It 'reads each row of a CSV input file as an item with its columns' {
+        $path = Join-Path $TestDrive 'rows.csv'
+        "Id,Prompt,NumImages`nfirst,""a quoted, prompt"",2`nsecond,plain,`n" | Set-Content $path
+        $results = Start-AbstraktBatch -InputFile $path
+        $results | Should -HaveCount 2
+        ($results | Where-Object Id -EQ first).Prompt | Should -Be 'a quoted, prompt'
+        ($results | Where-Object Id -EQ first).Urls | Should -HaveCount 2
+    }
+
+    It 'takes a -TotalCount hint for pipeline input' {
+        $records = Get-BatchProgress '1..300 | ForEach-Object { "p $_" } | Start-AbstraktBatch -ThrottleLimit 4 -TotalCount 300' @{}
+        $records.Count | Should -BeGreaterThan 0
+        $records[0].PercentComplete | Should -BeGreaterOrEqual 0
+        $records[0].SecondsRemaining | Should -BeGreaterOrEqual 0
+    }
+}

@@ -189,7 +189,8 @@ namespace Abstrakt.Engine
             var elapsed = _options.Time.GetElapsedTime(_startTimestamp);
             var done = Interlocked.Read(ref _done);
             var failed = Interlocked.Read(ref _failed);
-            long? total = _inputComplete ? Interlocked.Read(ref _accepted) : null;
+            var accepted = Interlocked.Read(ref _accepted);
+            long? total = _inputComplete ? accepted : _options.ExpectedTotal is long expected ? Math.Max(expected, accepted) : null;
             var finished = done + failed;
             return new BatchProgress
             {

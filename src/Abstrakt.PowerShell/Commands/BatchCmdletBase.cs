@@ -278,8 +278,9 @@ namespace Abstrakt.PowerShell.Commands
 
         private void WriteBatchProgress(BatchProgress p)
         {
-            // At most one record per 200 ms: Windows PowerShell renders each one slowly.
-            if (_progressShown && _progressClock.ElapsedMilliseconds < 200)
+            // At most one record per 200 ms: Windows PowerShell renders each one slowly. With a known total, the
+            // first record waits for the first finished item, so it already has a time left.
+            if ((_progressShown && _progressClock.ElapsedMilliseconds < 200) || (p.Total is not null && p.Remaining is null))
             {
                 return;
             }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
+using System.IO;
 using System.Management.Automation;
 using System.Security;
 using Abstrakt.Api;
@@ -15,15 +16,25 @@ namespace Abstrakt.PowerShell.Commands
     /// <summary>
     /// <para type="synopsis">Runs a batch of prompts: throttled, retried, resumable, streaming results as they complete.</para>
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Start, "AbstraktBatch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [Cmdlet(VerbsLifecycle.Start, "AbstraktBatch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Pipeline")]
     [OutputType(typeof(AbstraktResult))]
     public sealed class StartAbstraktBatchCommand : BatchCmdletBase
     {
         /// <summary>A prompt string, or an object with Prompt (or Text) and optional Model, ImageSize, NumImages, Seed, Id (or Name), Image (or Path, ImageUrl); an array is one item per element.</summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+        [Parameter(ParameterSetName = "Pipeline", Mandatory = true, Position = 0, ValueFromPipeline = true)]
         [AllowNull]
         [AllowEmptyString]
         public PSObject? InputObject { get; set; }
+
+        /// <summary>A file of items: .csv (a header row), .jsonl (a JSON object or string per line), else one prompt per line. Counted first, so progress shows a percentage and time left.</summary>
+        [Parameter(ParameterSetName = "File", Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        public string? InputFile { get; set; }
+
+        /// <summary>How many items the pipeline will bring, so progress shows a percentage and time left before the input ends.</summary>
+        [Parameter(ParameterSetName = "Pipeline")]
+        [ValidateRange(1, long.MaxValue)]
+        public long? TotalCount { get; set; }
 
         /// <summary>The model for items that name none.</summary>
         [Parameter]
@@ -68,6 +79,8 @@ namespace Abstrakt.PowerShell.Commands
         public int WebhookWaitSec { get; set; } = 120;
 
         private Abstrakt.Webhooks.WebhookListener? _listener;
+        private string? _inputPath;
+        private long? _expected;
 
         /// <inheritdoc/>
         protected override string Activity => "abstrakt batch (" + Model + ")";
@@ -86,6 +99,18 @@ namespace Abstrakt.PowerShell.Commands
             if (WebhookListener is not null && WebhookUrl is null)
             {
                 ThrowTerminatingError(new ErrorRecord(new ArgumentException("-WebhookListener receives what the service posts to -WebhookUrl: pass -WebhookUrl too."), ErrorIds.WebhookListenerNeedsUrl, ErrorCategory.InvalidArgument, null));
+            }
+
+            if (InputFile is not null)
+            {
+                _inputPath = GetUnresolvedProviderPathFromPSPath(InputFile);
+                if (!File.Exists(_inputPath))
+                {
+                    ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"No input file at {_inputPath}."), ErrorIds.InputFileNotFound, ErrorCategory.ObjectNotFound, InputFile));
+                }
+
+                _expected = Engine.InputFile.Count(_inputPath);
+                WriteVerbose($"{_expected} items in {_inputPath}.");
             }
 
             StartBatch();
@@ -124,6 +149,7 @@ namespace Abstrakt.PowerShell.Commands
                 WriteVerbose($"Receiving webhooks on {_listener!.Prefix}.");
             }
 
+            options.ExpectedTotal = _expected ?? TotalCount;
             options.JournalPath = JournalPath is null ? null : GetUnresolvedProviderPathFromPSPath(JournalPath);
             options.Resume = Resume;
             options.RetryFailed = RetryFailed;
@@ -142,7 +168,26 @@ namespace Abstrakt.PowerShell.Commands
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
-            if (InputObject?.BaseObject is IEnumerable list and not string and not IDictionary)
+            if (_inputPath is not null)
+            {
+                foreach (var record in Engine.InputFile.Read(_inputPath))
+                {
+                    if (Stopping)
+                    {
+                        return;
+                    }
+
+                    if (record is InputFileError error)
+                    {
+                        Reject(ErrorIds.InvalidInput, $"{InputFile}, {error}", PSObject.AsPSObject(error));
+                    }
+                    else
+                    {
+                        Read(record is null ? null : PSObject.AsPSObject(record));
+                    }
+                }
+            }
+            else if (InputObject?.BaseObject is IEnumerable list and not string and not IDictionary)
             {
                 foreach (var element in list)
                 {
