@@ -338,3 +338,58 @@ Describe 'Progress that knows the total' {
         $records[0].SecondsRemaining | Should -BeGreaterOrEqual 0
     }
 }
+
+Describe 'Jobs' {
+    It 'saves the outputs of <Command> -OutputDirectory, named as the batch names them' -TestCases @(
+        @{ Command = 'Wait-AbstraktJob' }
+        @{ Command = 'Get-AbstraktJob' }
+    ) {
+        $out = Join-Path $TestDrive $Command
+        $job = Submit-AbstraktJob 'a koi pond' -Input @{ num_images = 2 } | Wait-AbstraktJob
+        $saved = $job | & $Command -OutputDirectory $out
+        $saved.Files | Should -HaveCount 2
+        $saved.Files | ForEach-Object { $_ | Should -Exist }
+        $saved.Files | ForEach-Object { Split-Path $_ -Leaf } | Should -Be @("flux-schnell-$($job.JobId)-1.png", "flux-schnell-$($job.JobId)-2.png")
+    }
+
+    It 'shows progress with the job''s state and the time waited while Wait-AbstraktJob waits' {
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript('param($manifest) Import-Module $manifest; $null = Start-AbstraktSandbox -LatencyScale 1 -Tier Unlimited; Submit-AbstraktJob "a slow one" -Model flux-dev | Wait-AbstraktJob | Out-Null; Stop-AbstraktSandbox')
+            $null = $ps.AddArgument((Join-Path $PSScriptRoot '../../Abstrakt.psd1'))
+            $null = $ps.Invoke()
+            $ps.Streams.Error | Should -BeNullOrEmpty
+            $waiting = @($ps.Streams.Progress | Where-Object RecordType -EQ Processing)
+            $waiting.Count | Should -BeGreaterThan 0
+            $waiting[-1].StatusDescription | Should -Match 'job_\w+ is (pending|processing), \d+ s'
+            $ps.Streams.Progress[-1].RecordType | Should -Be 'Completed'
+        }
+        finally { $ps.Dispose() }
+    }
+
+    It 'says in one line, on Ctrl+C, what was cancelled and how to resume' {
+        # A child pwsh: its console host prints the note; stopping a pipeline there is what Ctrl+C does.
+        $journal = Join-Path $TestDrive 'stopped.jsonl'
+        $script = Join-Path $TestDrive 'stop.ps1'
+        Set-Content $script @'
+param($manifest, $journal)
+Import-Module $manifest
+$runspace = [runspacefactory]::CreateRunspace($Host)
+$runspace.Open()
+$ps = [powershell]::Create()
+$ps.Runspace = $runspace
+$null = $ps.AddScript('param($manifest, $journal) Import-Module $manifest; $null = Start-AbstraktSandbox -LatencyScale 0.05 -Tier Unlimited; 1..2000 | ForEach-Object { "p $_" } | Start-AbstraktBatch -ThrottleLimit 2 -JournalPath $journal')
+$null = $ps.AddArgument($manifest).AddArgument($journal)
+$output = [System.Management.Automation.PSDataCollection[psobject]]::new()
+$null = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]::new(), $output)
+while ($output.Count -lt 3 -and $ps.InvocationStateInfo.State -eq 'Running') { Start-Sleep -Milliseconds 50 }
+$ps.Stop()
+'@
+        $pwsh = Join-Path $PSHOME $(if ($IsWindows) { 'pwsh.exe' } else { 'pwsh' })
+        $printed = & $pwsh -NoProfile -NonInteractive -File $script (Join-Path $PSScriptRoot '../../Abstrakt.psd1') $journal 2>&1 | Out-String
+        $note = @($printed -split "`r?`n" | Where-Object { $_ -match 'Stopped:' })
+        $note | Should -HaveCount 1
+        $note[0] | Should -Match '\d+ done, \d+ failed; \d+ in flight were cancelled'
+        $note[0] | Should -Match ([regex]::Escape("-Resume (journal $journal)"))
+    }
+}

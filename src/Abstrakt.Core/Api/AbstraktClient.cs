@@ -152,12 +152,20 @@ namespace Abstrakt.Api
         /// <param name="jobId">The job id.</param>
         /// <param name="cancellationToken">Cancels the wait (the caller's deadline goes here too).</param>
         /// <returns>The job in a terminal status.</returns>
-        public async Task<JobInfo> WaitForJobAsync(string jobId, CancellationToken cancellationToken = default)
+        public Task<JobInfo> WaitForJobAsync(string jobId, CancellationToken cancellationToken = default) => WaitForJobAsync(jobId, null, cancellationToken);
+
+        /// <summary>Polls a job until it ends, from 0.5 s rising to 5 s between polls, reporting each answer.</summary>
+        /// <param name="jobId">The job id.</param>
+        /// <param name="progress">Told the job's state after every poll; may be null.</param>
+        /// <param name="cancellationToken">Cancels the wait (the caller's deadline goes here too).</param>
+        /// <returns>The job in a terminal status.</returns>
+        public async Task<JobInfo> WaitForJobAsync(string jobId, IProgress<JobInfo>? progress, CancellationToken cancellationToken)
         {
             var delay = _options.PollInitialDelay;
             while (true)
             {
                 var job = await GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
+                progress?.Report(job);
                 if (job.IsTerminal)
                 {
                     return job;

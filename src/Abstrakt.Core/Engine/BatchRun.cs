@@ -469,7 +469,7 @@ namespace Abstrakt.Engine
             }
 
             _unfinishedJobs.TryRemove(item.Id, out _);
-            var files = _options.OutputDirectory is null ? Array.Empty<string>() : await DownloadAsync(item, job, token).ConfigureAwait(false);
+            var files = _options.OutputDirectory is null ? Array.Empty<string>() : await OutputFiles.DownloadAsync(_client, _options.OutputDirectory, OutputFiles.Stem(item), job, token).ConfigureAwait(false);
             return new ItemCompleted
             {
                 Item = item,
@@ -532,46 +532,6 @@ namespace Abstrakt.Engine
                 state.JobId = null;
                 state.Resubmissions++;
             }
-        }
-
-        private async Task<IReadOnlyList<string>> DownloadAsync(WorkItem item, JobInfo job, CancellationToken token)
-        {
-            var files = new List<string>();
-            for (var i = 0; i < job.Outputs.Count; i++)
-            {
-                var output = job.Outputs[i];
-                var path = OutputFiles.PathFor(_options.OutputDirectory!, OutputFiles.Stem(item), job.JobId, i, job.Outputs.Count, output.Url, output.ContentType);
-                files.Add(path);
-                if (File.Exists(path))
-                {
-                    continue; // kept from an earlier run
-                }
-
-                var temp = path + ".part-" + Guid.NewGuid().ToString("N").Substring(0, 8);
-                try
-                {
-                    using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
-                    {
-                        await _client.DownloadAsync(output.Url, stream, token).ConfigureAwait(false);
-                    }
-
-                    if (File.Exists(path))
-                    {
-                        File.Delete(temp);
-                    }
-                    else
-                    {
-                        File.Move(temp, path);
-                    }
-                }
-                catch
-                {
-                    TryDelete(temp);
-                    throw;
-                }
-            }
-
-            return files;
         }
 
         private async Task FailAsync(WorkItem item, ItemState state, AbstraktApiException error)
@@ -676,18 +636,6 @@ namespace Abstrakt.Engine
         }
 
         private static string Short(string text) => text.Length <= 40 ? text : text.Substring(0, 40) + "…";
-
-        private static void TryDelete(string path)
-        {
-            try
-            {
-                File.Delete(path);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // A leftover .part file is harmless and never mistaken for an output.
-            }
-        }
 
         private sealed class ItemState
         {

@@ -1,8 +1,12 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using Abstrakt.Api;
 
 namespace Abstrakt.Engine
 {
@@ -82,6 +86,67 @@ namespace Abstrakt.Engine
             }
 
             return full;
+        }
+
+        /// <summary>Downloads every output of a finished job into <paramref name="directory"/>, as <c>{stem}-{job id}[-n].{ext}</c>.
+        /// A file already there (from an earlier run) is kept; a download lands under a temporary name first, so a cut one never
+        /// passes for an output.</summary>
+        /// <param name="client">The client.</param>
+        /// <param name="directory">The output directory; it must exist.</param>
+        /// <param name="stem">The name's start (<see cref="Stem"/>).</param>
+        /// <param name="job">The job.</param>
+        /// <param name="cancellationToken">Stops the downloads.</param>
+        /// <returns>The paths, one per output.</returns>
+        public static async Task<IReadOnlyList<string>> DownloadAsync(AbstraktClient client, string directory, string stem, JobInfo job, CancellationToken cancellationToken)
+        {
+            var files = new List<string>();
+            for (var i = 0; i < job.Outputs.Count; i++)
+            {
+                var output = job.Outputs[i];
+                var path = PathFor(directory, stem, job.JobId, i, job.Outputs.Count, output.Url, output.ContentType);
+                files.Add(path);
+                if (File.Exists(path))
+                {
+                    continue; // kept from an earlier run
+                }
+
+                var temp = path + ".part-" + Guid.NewGuid().ToString("N").Substring(0, 8);
+                try
+                {
+                    using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+                    {
+                        await client.DownloadAsync(output.Url, stream, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    if (File.Exists(path))
+                    {
+                        File.Delete(temp);
+                    }
+                    else
+                    {
+                        File.Move(temp, path);
+                    }
+                }
+                catch
+                {
+                    TryDelete(temp);
+                    throw;
+                }
+            }
+
+            return files;
+        }
+
+        private static void TryDelete(string path)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A leftover .part file is harmless and never mistaken for an output.
+            }
         }
 
         private static string Extension(string url, string? contentType)

@@ -29,7 +29,11 @@ namespace Abstrakt.PowerShell.Commands
             try
             {
                 var task = call(_stop.Token);
-                task.Wait(_stop.Token);
+                while (!task.Wait(250, _stop.Token))
+                {
+                    Waiting();
+                }
+
                 result = task.Result;
                 return true;
             }
@@ -51,6 +55,11 @@ namespace Abstrakt.PowerShell.Commands
                 WriteError(record);
                 return false;
             }
+        }
+
+        /// <summary>Called on the pipeline thread every 250 ms while a request runs (Wait-AbstraktJob writes progress).</summary>
+        private protected virtual void Waiting()
+        {
         }
 
         /// <inheritdoc/>

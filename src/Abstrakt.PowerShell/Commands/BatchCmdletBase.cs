@@ -225,8 +225,19 @@ namespace Abstrakt.PowerShell.Commands
             }
         }
 
-        /// <summary>Cancels the batch (Ctrl+C).</summary>
-        protected override void StopProcessing() => _stop.Cancel();
+        /// <summary>Cancels the batch (Ctrl+C), and says in one line what that cancelled and how to resume.</summary>
+        /// <remarks>The pipeline is stopping, so Write* would throw: the note goes to the host directly.</remarks>
+        protected override void StopProcessing()
+        {
+            _stop.Cancel();
+            if (_run is not null && Host?.UI is { } ui)
+            {
+                var s = _run.Snapshot();
+                ui.WriteWarningLine(
+                    $"Stopped: {s.Done} done, {s.Failed} failed; {s.InFlight} in flight were cancelled on the service (not charged), the rest not sent. "
+                    + (_run.JournalPath is null ? "Add -JournalPath next time to make a batch resumable." : $"Resume: the same command with -Resume (journal {_run.JournalPath})."));
+            }
+        }
 
         /// <summary>Cancels and releases the engine, also when a downstream command ended the pipeline early.</summary>
         public void Dispose()

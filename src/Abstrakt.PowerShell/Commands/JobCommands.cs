@@ -1,11 +1,13 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
 using Abstrakt.Api;
+using Abstrakt.Engine;
 using Abstrakt.PowerShell.Output;
 
 namespace Abstrakt.PowerShell.Commands
@@ -83,16 +85,69 @@ namespace Abstrakt.PowerShell.Commands
         /// <returns>True to write the job.</returns>
         private protected virtual bool Accept(JobInfo job) => true;
 
+        /// <summary>The object written for a job (Get and Wait download its outputs first, with -OutputDirectory).</summary>
+        /// <param name="job">The job.</param>
+        /// <returns>The job object.</returns>
+        private protected virtual AbstraktJob Output(JobInfo job) => new AbstraktJob(job);
+
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
             foreach (var id in JobId)
             {
-                if (ShouldCall(id) && TryCall(t => CallAsync(id, t), id, out var job) && Accept(job))
-                {
-                    WriteObject(new AbstraktJob(job));
-                }
+                Process(id);
             }
+        }
+
+        /// <summary>One job id: the call, then the job object or an error.</summary>
+        /// <param name="id">The job id.</param>
+        private protected virtual void Process(string id)
+        {
+            if (ShouldCall(id) && TryCall(t => CallAsync(id, t), id, out var job) && Accept(job))
+            {
+                WriteObject(Output(job));
+            }
+        }
+    }
+
+    /// <summary>Get- and Wait-AbstraktJob: job cmdlets that can save a completed job's outputs, named as a batch names them.</summary>
+    public abstract class JobOutputCmdletBase : JobIdCmdletBase
+    {
+        private string? _directory;
+
+        /// <summary>Downloads a completed job's outputs into this folder.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? OutputDirectory { get; set; }
+
+        /// <inheritdoc/>
+        protected override void BeginProcessing()
+        {
+            if (OutputDirectory is null)
+            {
+                return;
+            }
+
+            _directory = GetUnresolvedProviderPathFromPSPath(OutputDirectory);
+            try
+            {
+                Directory.CreateDirectory(_directory);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.InvalidOutputDirectory, ErrorCategory.WriteError, OutputDirectory));
+            }
+        }
+
+        private protected override AbstraktJob Output(JobInfo job)
+        {
+            if (_directory is null || job.Status != JobStatus.Completed)
+            {
+                return new AbstraktJob(job);
+            }
+
+            var stem = OutputFiles.Slug(job.ModelId ?? "job");
+            return new AbstraktJob(job, TryCall(t => OutputFiles.DownloadAsync(Client, _directory, stem, job, t), job.JobId, out var files) ? files : null);
         }
     }
 
@@ -101,7 +156,7 @@ namespace Abstrakt.PowerShell.Commands
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "AbstraktJob")]
     [OutputType(typeof(AbstraktJob))]
-    public sealed class GetAbstraktJobCommand : JobIdCmdletBase
+    public sealed class GetAbstraktJobCommand : JobOutputCmdletBase
     {
         private protected override Task<JobInfo> CallAsync(string id, CancellationToken cancellationToken) => Client.GetJobAsync(id, cancellationToken);
     }
@@ -111,8 +166,15 @@ namespace Abstrakt.PowerShell.Commands
     /// </summary>
     [Cmdlet(VerbsLifecycle.Wait, "AbstraktJob")]
     [OutputType(typeof(AbstraktJob))]
-    public sealed class WaitAbstraktJobCommand : JobIdCmdletBase
+    public sealed class WaitAbstraktJobCommand : JobOutputCmdletBase
     {
+        private const int ActivityId = 0x4ab6;
+        private readonly LatestJob _latest = new LatestJob();
+        private readonly System.Diagnostics.Stopwatch _clock = new System.Diagnostics.Stopwatch();
+        private string _waitingFor = string.Empty;
+        private int _count;
+        private bool _progressShown;
+
         /// <summary>How long to wait for each job, in seconds.</summary>
         [Parameter]
         [ValidateRange(1, 86400)]
@@ -124,12 +186,55 @@ namespace Abstrakt.PowerShell.Commands
             deadline.CancelAfter(TimeSpan.FromSeconds(TimeoutSec));
             try
             {
-                return await Client.WaitForJobAsync(id, deadline.Token).ConfigureAwait(false);
+                return await Client.WaitForJobAsync(id, _latest, deadline.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 throw new AbstraktApiException(ErrorCodes.Deadline, $"Job {id} did not end within {TimeoutSec} s.") { JobId = id };
             }
+        }
+
+        private protected override void Process(string id)
+        {
+            _count++;
+            _waitingFor = id;
+            _latest.Job = null;
+            _clock.Restart();
+            base.Process(id);
+        }
+
+        /// <inheritdoc/>
+        protected override void EndProcessing()
+        {
+            if (_progressShown)
+            {
+                WriteProgress(new ProgressRecord(ActivityId, "Waiting for abstrakt jobs", "Done") { RecordType = ProgressRecordType.Completed });
+            }
+        }
+
+        /// <summary>Shows the job waited for, its state and the time waited.</summary>
+        private protected override void Waiting()
+        {
+            _progressShown = true;
+            var state = _latest.Job?.Status.ToString().ToLowerInvariant() ?? "submitted";
+            WriteProgress(new ProgressRecord(ActivityId, "Waiting for abstrakt jobs", $"Job {_count}: {_waitingFor} is {state}, {_clock.Elapsed.TotalSeconds:0} s")
+            {
+                SecondsRemaining = -1,
+            });
+        }
+
+        /// <summary>Keeps the last state a poll reported; read on the pipeline thread.</summary>
+        private sealed class LatestJob : IProgress<JobInfo>
+        {
+            private volatile JobInfo? _job;
+
+            public JobInfo? Job
+            {
+                get => _job;
+                set => _job = value;
+            }
+
+            public void Report(JobInfo value) => _job = value;
         }
     }
 

@@ -120,12 +120,13 @@ namespace Abstrakt.PowerShell.Output
     /// <summary>A job, as the job cmdlets emit it; pipes into Get-, Wait- and Stop-AbstraktJob by JobId.</summary>
     public sealed class AbstraktJob
     {
-        internal AbstraktJob(JobInfo job)
+        internal AbstraktJob(JobInfo job, IEnumerable<string>? files = null)
         {
             JobId = job.JobId;
             Status = job.Status.ToString();
             Model = job.ModelId;
-            Urls = job.Outputs.Select(o => o.Url).ToArray();
+            Urls = new AbstraktList(job.Outputs.Select(o => o.Url));
+            Files = new AbstraktList(files ?? Array.Empty<string>());
             CreditsUsed = job.CreditsUsed;
             ErrorCode = job.ErrorCode;
             ErrorMessage = job.ErrorMessage;
@@ -141,7 +142,10 @@ namespace Abstrakt.PowerShell.Output
         public string? Model { get; }
 
         /// <summary>Output URLs, once completed.</summary>
-        public string[] Urls { get; }
+        public AbstraktList Urls { get; }
+
+        /// <summary>The downloaded outputs (with -OutputDirectory).</summary>
+        public AbstraktList Files { get; }
 
         /// <summary>Credits charged.</summary>
         public int? CreditsUsed { get; }
