@@ -393,3 +393,33 @@ $ps.Stop()
         $note[0] | Should -Match ([regex]::Escape("-Resume (journal $journal)"))
     }
 }
+
+Describe 'Package and plans' {
+    It 'ships the user README in the package, not the repository''s' {
+        $out = Join-Path $TestDrive 'package'
+        & (Join-Path $PSScriptRoot '../../build.ps1') -Task Package -NoBuild -OutputPath $out
+        $version = @(Get-ChildItem (Join-Path $out 'Abstrakt') -Directory)
+        $version | Should -HaveCount 1
+        $packaged = Join-Path $version[0].FullName 'README.md'
+        Get-Content $packaged -Raw | Should -Be (Get-Content (Join-Path $PSScriptRoot '../../docs/package/README.md') -Raw)
+        Get-Content $packaged -Raw | Should -Match 'Install-PSResource Abstrakt'
+    }
+
+    Context 'a sandbox on the Free plan' {
+        BeforeAll {
+            $null = Start-AbstraktSandbox -LatencyScale 0 -Tier Free -TimeScale 0.01
+        }
+
+        AfterAll {
+            $script:sandbox = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited
+        }
+
+        It 'runs batches at the Free plan''s concurrency, learned from the service''s rate-limit header' {
+            $messages = 1..6 | ForEach-Object { "p $_" } | Start-AbstraktBatch -ThrottleLimit 8 -Verbose 4>&1 |
+                Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message
+            $messages | Should -Contain ($messages | Where-Object { $_ -match 'limit of 10 requests per window: at most 2 at once' })
+            ($messages | Where-Object { $_ -match '^Batch started on .* with (\d+) at a time' }) | Should -Not -BeNullOrEmpty
+            $Matches[1] | Should -Be '2'
+        }
+    }
+}

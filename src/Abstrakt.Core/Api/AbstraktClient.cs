@@ -46,6 +46,7 @@ namespace Abstrakt.Api
         private readonly string _basePath;
         private readonly string? _authorization;
         private long _answers;
+        private int _observedRateLimit;
 
         /// <summary>Creates a client. Plain http is accepted only for loopback addresses.</summary>
         /// <param name="options">The endpoint, key and limits.</param>
@@ -83,6 +84,10 @@ namespace Abstrakt.Api
 
         /// <summary>The plan's request limit per window, once known.</summary>
         public int? RateLimit => Gate.Limit;
+
+        /// <summary>The request limit the service last reported in <c>X-RateLimit-Limit</c>; null before any response carried it.</summary>
+        /// <remarks>Unlike <see cref="RateLimit"/>, never a configured value: only what the service said.</remarks>
+        public int? ObservedRateLimit => Volatile.Read(ref _observedRateLimit) is var limit && limit > 0 ? limit : null;
 
         internal RateGate Gate { get; }
 
@@ -494,6 +499,7 @@ namespace Abstrakt.Api
         {
             if (TryHeader(response, "X-RateLimit-Limit", out var limit))
             {
+                Volatile.Write(ref _observedRateLimit, (int)limit);
                 Gate.ObserveLimit((int)limit);
             }
         }

@@ -88,6 +88,13 @@ namespace Abstrakt.PowerShell.Commands
                 TraceRequests = VerboseWanted(),
             };
             Configure(options, connection);
+            var planned = options.PlanConcurrency is null && (connection.Client.ObservedRateLimit ?? LearnRateLimit(connection.Client)) is int limit ? PlanGuidance.ConcurrencyFor(limit) : null;
+            if (planned is int recommended)
+            {
+                options.PlanConcurrency = recommended;
+                WriteVerbose($"The service reports a limit of {connection.Client.ObservedRateLimit} requests per window: at most {recommended} at once, as its batching guide recommends for that plan.");
+            }
+
             try
             {
                 _run = BatchRun.Start(connection.Client, options, _stop.Token);
@@ -109,6 +116,22 @@ namespace Abstrakt.PowerShell.Commands
 
             WriteVerbose($"Batch started on {connection.Endpoint} with {_run!.Concurrency} at a time" + (_run.JournalPath is null ? "." : $", journal {_run.JournalPath}."));
             _progressClock.Start();
+        }
+
+        /// <summary>Asks the service once for its plan limit (X-RateLimit-Limit), when no response has told the client yet.</summary>
+        /// <returns>The limit, or null when the service does not say or the request failed (the batch then reports why).</returns>
+        private int? LearnRateLimit(AbstraktClient client)
+        {
+            try
+            {
+                ConnectionCheck.RunAsync(client, _stop.Token).Wait(_stop.Token);
+            }
+            catch (Exception ex) when (ex is AggregateException or OperationCanceledException)
+            {
+                WriteVerbose("Could not read the plan's limits before the batch: " + ex.GetBaseException().Message);
+            }
+
+            return client.ObservedRateLimit;
         }
 
         /// <summary>True when verbose output would be shown (-Verbose, or $VerbosePreference), so request tracing costs nothing otherwise.</summary>

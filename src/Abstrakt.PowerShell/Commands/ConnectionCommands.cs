@@ -2,7 +2,6 @@ using System;
 using System.Management.Automation;
 using System.Security;
 using System.Threading;
-using System.Threading.Tasks;
 using Abstrakt.Api;
 using Abstrakt.PowerShell.Output;
 using Abstrakt.PowerShell.Session;
@@ -103,7 +102,7 @@ namespace Abstrakt.PowerShell.Commands
         {
             try
             {
-                FirstModelAsync(connection.Client, _stop.Token).Wait(_stop.Token);
+                ConnectionCheck.RunAsync(connection.Client, _stop.Token).Wait(_stop.Token);
             }
             catch (Exception ex) when (ex is OperationCanceledException or AggregateException)
             {
@@ -125,14 +124,6 @@ namespace Abstrakt.PowerShell.Commands
             }
 
             WriteVerbose($"The key was accepted by {Endpoint}.");
-        }
-
-        private static async Task FirstModelAsync(AbstraktClient client, CancellationToken cancellationToken)
-        {
-            await foreach (var _ in client.ListModelsAsync(null, null, cancellationToken).ConfigureAwait(false))
-            {
-                return;
-            }
         }
 
         private void Connected(AbstraktConnection connection)
