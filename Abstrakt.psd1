@@ -19,6 +19,7 @@
         'Get-AbstraktModel'
         'Invoke-AbstraktImage'
         'Invoke-AbstraktModel'
+        'Measure-AbstraktCost'
         'Start-AbstraktBatch'
         'Start-AbstraktSandbox'
         'Stop-AbstraktJob'

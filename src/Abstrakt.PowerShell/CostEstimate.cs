@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using Abstrakt.PowerShell.Output;
 
 namespace Abstrakt.PowerShell
 {
@@ -8,6 +9,11 @@ namespace Abstrakt.PowerShell
     internal sealed class CostEstimate
     {
         private readonly SortedDictionary<string, (long Items, long Outputs)> _byModel = new SortedDictionary<string, (long, long)>(System.StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>An item's number of outputs: its num_images, else one.</summary>
+        /// <param name="input">The item's model input.</param>
+        /// <returns>The number of outputs.</returns>
+        public static int Outputs(IReadOnlyDictionary<string, object?> input) => input.TryGetValue("num_images", out var n) && n is int count ? count : 1;
 
         /// <summary>Counts one item.</summary>
         /// <param name="model">The model it runs on.</param>
@@ -22,25 +28,25 @@ namespace Abstrakt.PowerShell
         /// <param name="model">The model.</param>
         /// <param name="outputs">The number of outputs.</param>
         /// <returns>The text.</returns>
-        public static string Describe(string model, int outputs) =>
-            $"Run {model}: {Plural(outputs, "output")}" + Cost(model, outputs);
+        public static string Describe(string model, int outputs) => $"Run {model}: {Part(new AbstraktModelCost(model, 1, outputs, ModelCompleter.CreditsOf(model)))}";
 
-        /// <summary>The total and the breakdown by model, e.g. "4 items, 7 outputs, about 13 credits: flux-dev 2 items, 3 outputs, 9 credits; …".</summary>
+        /// <summary>The estimate as an object users can read (Measure-AbstraktCost).</summary>
+        /// <returns>The estimate.</returns>
+        public AbstraktCostEstimate ToObject() =>
+            new AbstraktCostEstimate(_byModel.Select(p => new AbstraktModelCost(p.Key, p.Value.Items, p.Value.Outputs, ModelCompleter.CreditsOf(p.Key))).ToList());
+
+        /// <summary>The total and the breakdown by model, e.g. "4 items, 5 outputs, about 14 credits: flux-dev 2 items, 3 outputs, 9 credits; …".</summary>
         /// <returns>The summary.</returns>
         public override string ToString()
         {
-            var items = _byModel.Values.Sum(v => v.Items);
-            var outputs = _byModel.Values.Sum(v => v.Outputs);
-            var unpriced = _byModel.Keys.Where(m => ModelCompleter.CreditsOf(m) is null).ToList();
-            var credits = _byModel.Sum(p => (ModelCompleter.CreditsOf(p.Key) ?? 0) * p.Value.Outputs);
-            var parts = _byModel.Select(p => $"{p.Key} {Plural(p.Value.Items, "item")}, {Plural(p.Value.Outputs, "output")}" + Cost(p.Key, p.Value.Outputs));
-            return $"{Plural(items, "item")}, {Plural(outputs, "output")}, about {Plural(credits, "credit")}"
-                + (unpriced.Count > 0 ? " plus the unpriced models" : string.Empty)
-                + (items > 0 ? ": " + string.Join("; ", parts) : string.Empty);
+            var total = ToObject();
+            return $"{Plural(total.Items, "item")}, {Plural(total.Outputs, "output")}, about {Plural(total.Credits, "credit")}"
+                + (total.ByModel.Any(m => m.CreditsPerOutput is null) ? " plus the unpriced models" : string.Empty)
+                + (total.Items > 0 ? ": " + string.Join("; ", total.ByModel.Select(m => $"{m.Model} {Plural(m.Items, "item")}, {Part(m)}")) : string.Empty);
         }
 
-        private static string Cost(string model, long outputs) =>
-            ModelCompleter.CreditsOf(model) is int price ? ", " + Plural(price * outputs, "credit") : ", price unknown";
+        private static string Part(AbstraktModelCost cost) =>
+            Plural(cost.Outputs, "output") + (cost.Credits is long credits ? ", " + Plural(credits, "credit") : ", price unknown");
 
         private static string Plural(long n, string noun) => n.ToString(CultureInfo.InvariantCulture) + " " + noun + (n == 1 ? string.Empty : "s");
     }

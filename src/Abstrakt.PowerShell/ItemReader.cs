@@ -83,6 +83,25 @@ namespace Abstrakt.PowerShell
         /// <returns>True when known.</returns>
         public static bool Binds(string name) => Columns.Any(aliases => aliases.Contains(name, StringComparer.OrdinalIgnoreCase));
 
+        /// <summary>The items in a pipeline object: the elements of an array (so -InputObject @('a','b') is two items), else the object itself.</summary>
+        /// <param name="value">The pipeline object.</param>
+        /// <returns>The items; null stays null, for the caller to report.</returns>
+        public static IEnumerable<PSObject?> Items(PSObject? value)
+        {
+            if (value?.BaseObject is IEnumerable list and not string and not IDictionary)
+            {
+                return list.Cast<object?>().Select(element => element is null ? null : PSObject.AsPSObject(element));
+            }
+
+            return new[] { value };
+        }
+
+        /// <summary>Reads one item: a row's columns, or a scalar as the prompt.</summary>
+        /// <param name="item">A non-null pipeline object.</param>
+        /// <returns>The fields.</returns>
+        /// <exception cref="PSInvalidCastException">A cell has the wrong type.</exception>
+        public static ItemFields Fields(PSObject item) => IsRow(item) ? Read(item) : new ItemFields { Prompt = LanguagePrimitives.ConvertTo<string>(item) };
+
         /// <summary>True when a row has a non-empty Prompt (or Text) column.</summary>
         /// <param name="row">The row.</param>
         /// <returns>True when it has a prompt.</returns>

@@ -423,3 +423,15 @@ Describe 'Package and plans' {
         }
     }
 }
+
+Describe 'Measure-AbstraktCost' {
+    It 'returns the per-item estimate of a mixed CSV as an object, the same numbers -WhatIf prints' {
+        # flux-dev 3 x 2 + flux-schnell 1 + sd3 4 + flux-dev 3 = 14 credits.
+        $csv = New-Csv "Prompt,Model,NumImages`na,flux-dev,2`nb,,`nc,sd3,`nd,flux-dev,1"
+        $estimate = Import-Csv $csv | Measure-AbstraktCost
+        $estimate.Items | Should -Be 4
+        $estimate.Outputs | Should -Be 5
+        $estimate.Credits | Should -Be 14
+        ($estimate.ByModel | Where-Object Model -EQ flux-dev).Credits | Should -Be 9
+    }
+}

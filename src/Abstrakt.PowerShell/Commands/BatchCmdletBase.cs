@@ -88,7 +88,10 @@ namespace Abstrakt.PowerShell.Commands
                 TraceRequests = VerboseWanted(),
             };
             Configure(options, connection);
-            var planned = options.PlanConcurrency is null && (connection.Client.ObservedRateLimit ?? LearnRateLimit(connection.Client)) is int limit ? PlanGuidance.ConcurrencyFor(limit) : null;
+            // Only worth a request when the plan could lower the concurrency (the guide's smallest is 2).
+            var planned = options.PlanConcurrency is null && options.ThrottleLimit > 2 && (connection.Client.ObservedRateLimit ?? LearnRateLimit(connection.Client)) is int limit
+                ? PlanGuidance.ConcurrencyFor(limit)
+                : null;
             if (planned is int recommended)
             {
                 options.PlanConcurrency = recommended;
@@ -155,7 +158,7 @@ namespace Abstrakt.PowerShell.Commands
         {
             var item = new WorkItem(++_nextIndex, prompt, model, input, id, source);
             var runOn = model ?? DefaultModel;
-            var outputs = input.TryGetValue("num_images", out var n) && n is int count ? count : 1;
+            var outputs = CostEstimate.Outputs(input);
             if (WhatIfOnly)
             {
                 _estimate.Add(runOn, outputs);

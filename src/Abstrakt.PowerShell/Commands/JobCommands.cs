@@ -47,8 +47,7 @@ namespace Abstrakt.PowerShell.Commands
                 input["prompt"] = Prompt;
             }
 
-            var outputs = input.TryGetValue("num_images", out var n) && n is int count ? count : 1;
-            if (!ShouldProcess(Prompt ?? Model, CostEstimate.Describe(Model, outputs)))
+            if (!ShouldProcess(Prompt ?? Model, CostEstimate.Describe(Model, CostEstimate.Outputs(input))))
             {
                 return;
             }

@@ -187,16 +187,12 @@ namespace Abstrakt.PowerShell.Commands
                     }
                 }
             }
-            else if (InputObject?.BaseObject is IEnumerable list and not string and not IDictionary)
-            {
-                foreach (var element in list)
-                {
-                    Read(element is null ? null : PSObject.AsPSObject(element));
-                }
-            }
             else
             {
-                Read(InputObject);
+                foreach (var item in ItemReader.Items(InputObject))
+                {
+                    Read(item);
+                }
             }
         }
 
@@ -216,7 +212,7 @@ namespace Abstrakt.PowerShell.Commands
             ItemFields item;
             try
             {
-                item = ItemReader.IsRow(obj) ? ItemReader.Read(obj) : new ItemFields { Prompt = LanguagePrimitives.ConvertTo<string>(obj) };
+                item = ItemReader.Fields(obj);
             }
             catch (PSInvalidCastException ex)
             {

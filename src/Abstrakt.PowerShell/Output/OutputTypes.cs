@@ -117,6 +117,58 @@ namespace Abstrakt.PowerShell.Output
         public object? InputObject { get; }
     }
 
+    /// <summary>What a batch would cost at catalogue prices (Measure-AbstraktCost; -WhatIf prints the same numbers).</summary>
+    public sealed class AbstraktCostEstimate
+    {
+        internal AbstraktCostEstimate(IReadOnlyList<AbstraktModelCost> byModel)
+        {
+            ByModel = byModel;
+            Items = byModel.Sum(m => m.Items);
+            Outputs = byModel.Sum(m => m.Outputs);
+            Credits = byModel.Sum(m => m.Credits ?? 0);
+        }
+
+        /// <summary>Items counted.</summary>
+        public long Items { get; }
+
+        /// <summary>Outputs they ask for (images per prompt).</summary>
+        public long Outputs { get; }
+
+        /// <summary>Credits at catalogue prices, for the models whose price is known.</summary>
+        public long Credits { get; }
+
+        /// <summary>The breakdown by model.</summary>
+        public IReadOnlyList<AbstraktModelCost> ByModel { get; }
+    }
+
+    /// <summary>One model's share of a cost estimate.</summary>
+    public sealed class AbstraktModelCost
+    {
+        internal AbstraktModelCost(string model, long items, long outputs, int? creditsPerOutput)
+        {
+            Model = model;
+            Items = items;
+            Outputs = outputs;
+            CreditsPerOutput = creditsPerOutput;
+            Credits = creditsPerOutput * outputs;
+        }
+
+        /// <summary>The model.</summary>
+        public string Model { get; }
+
+        /// <summary>Items on it.</summary>
+        public long Items { get; }
+
+        /// <summary>Outputs they ask for.</summary>
+        public long Outputs { get; }
+
+        /// <summary>The catalogue price per output, or null when the model is not in the catalogue the module knows.</summary>
+        public int? CreditsPerOutput { get; }
+
+        /// <summary>Outputs times price, or null when the price is unknown.</summary>
+        public long? Credits { get; }
+    }
+
     /// <summary>A job, as the job cmdlets emit it; pipes into Get-, Wait- and Stop-AbstraktJob by JobId.</summary>
     public sealed class AbstraktJob
     {
