@@ -44,6 +44,16 @@ Describe 'Binding pipeline input' {
         $result.Id | Should -Be 'boat'
     }
 
+    It 'reads a hashtable''s keys as the item''s columns (<Command>)' -TestCases @(
+        @{ Command = 'Invoke-AbstraktImage' }
+        @{ Command = 'Start-AbstraktBatch' }
+    ) {
+        $result = @{ Prompt = 'a hashtable prompt'; Id = 'h1'; NumImages = 2 } | & $Command
+        $result.Prompt | Should -Be 'a hashtable prompt'
+        $result.Id | Should -Be 'h1'
+        $result.Urls | Should -HaveCount 2
+    }
+
     It 'refuses a row without a prompt instead of sending the whole row as text' {
         $result = [pscustomobject]@{ Description = 'a castle' } | Invoke-AbstraktImage -ErrorVariable failed -ErrorAction SilentlyContinue
         $result | Should -BeNullOrEmpty

@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
@@ -87,19 +88,32 @@ namespace Abstrakt.PowerShell.Commands
         protected override void ProcessRecord()
         {
             WarnUnboundColumns(InputObject, _bindable!.Contains, string.Join(", ", _bindable!));
-            if (InputObject is not null && ItemReader.IsRow(InputObject) && !ItemReader.HasPrompt(InputObject))
+
+            // The binder does not bind a hashtable's keys by name: read them as Start-AbstraktBatch does.
+            ItemFields? table = null;
+            if (InputObject?.BaseObject is IDictionary)
+            {
+                try
+                {
+                    table = ItemReader.Read(InputObject);
+                }
+                catch (PSInvalidCastException ex)
+                {
+                    Refuse(ErrorIds.InvalidInput, "A pipeline item has a value of the wrong type: " + ex.Message);
+                    return;
+                }
+            }
+            else if (InputObject is not null && ItemReader.IsRow(InputObject) && !ItemReader.HasPrompt(InputObject))
             {
                 // Without a Prompt column the binder turned the whole row into the prompt text: refuse rather than pay for it.
-                SkipIndex();
-                WriteError(new ErrorRecord(new System.ArgumentException("A pipeline item has no prompt: give it a Prompt (or Text) column."), ErrorIds.EmptyPrompt, ErrorCategory.InvalidArgument, InputObject));
+                Refuse(ErrorIds.EmptyPrompt, "A pipeline item has no prompt: give it a Prompt (or Text) column.");
                 return;
             }
 
-            var model = Model ?? _defaultModel;
+            var model = table?.Model ?? Model ?? _defaultModel;
             if (ModelCompleter.WrongKind(model, "image", MyInvocation.MyCommand.Name) is string wrong)
             {
-                SkipIndex();
-                WriteError(new ErrorRecord(new System.ArgumentException(wrong), ErrorIds.WrongModelKind, ErrorCategory.InvalidArgument, InputObject));
+                Refuse(ErrorIds.WrongModelKind, wrong);
                 return;
             }
 
@@ -124,20 +138,33 @@ namespace Abstrakt.PowerShell.Commands
                 input["image_url"] = Image;
             }
 
+            foreach (var pair in table?.Input ?? new Dictionary<string, object?>())
+            {
+                input[pair.Key] = pair.Value;
+            }
+
+            var prompts = table is null ? Prompt : new[] { table.Prompt };
+            var givenId = table?.Id ?? Id;
             var number = 0;
-            foreach (var prompt in Prompt)
+            foreach (var prompt in prompts)
             {
                 number++;
                 if (string.IsNullOrWhiteSpace(prompt))
                 {
                     SkipIndex();
-                    WriteError(new ErrorRecord(new System.ArgumentException("A prompt is empty."), ErrorIds.EmptyPrompt, ErrorCategory.InvalidArgument, prompt));
+                    WriteError(new ErrorRecord(new System.ArgumentException("A prompt is empty."), ErrorIds.EmptyPrompt, ErrorCategory.InvalidArgument, (object?)InputObject ?? prompt));
                     continue;
                 }
 
-                var id = string.IsNullOrWhiteSpace(Id) || Prompt.Length == 1 ? Id : $"{Id}-{number}";
+                var id = string.IsNullOrWhiteSpace(givenId) || prompts.Length == 1 ? givenId : $"{givenId}-{number}";
                 Submit(prompt, model, input, id, (object?)InputObject ?? prompt);
             }
+        }
+
+        private void Refuse(string errorId, string message)
+        {
+            SkipIndex();
+            WriteError(new ErrorRecord(new System.ArgumentException(message), errorId, ErrorCategory.InvalidArgument, InputObject));
         }
 
         /// <inheritdoc/>
