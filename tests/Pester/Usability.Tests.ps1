@@ -31,6 +31,7 @@ Describe 'Binding pipeline input' {
     It 'treats an empty cell as not given: the default model and one image' {
         $csv = New-Csv "Prompt,Model,NumImages`na quiet harbour,,"
         $result = Import-Csv $csv | Invoke-AbstraktImage -Model sd3
+        $result.Prompt | Should -Be 'a quiet harbour'
         $result.Model | Should -Be 'sd3'
         $result.Urls | Should -HaveCount 1
     }
