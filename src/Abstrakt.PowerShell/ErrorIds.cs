@@ -10,13 +10,16 @@ namespace Abstrakt.PowerShell
         public const string QuotaExceeded = "AbstraktQuotaExceeded";
         public const string ModelNotFound = "AbstraktModelNotFound";
         public const string JobNotFound = "AbstraktJobNotFound";
+        public const string JobNotCancellable = "AbstraktJobNotCancellable";
         public const string InvalidInput = "AbstraktInvalidInput";
+        public const string WrongModelKind = "AbstraktWrongModelKind";
         public const string RateLimited = "AbstraktRateLimited";
         public const string Transport = "AbstraktTransportFault";
         public const string Timeout = "AbstraktTimeout";
         public const string EmptyPrompt = "AbstraktEmptyPrompt";
         public const string NullInput = "AbstraktNullInput";
         public const string InvalidEndpoint = "AbstraktInvalidEndpoint";
+        public const string InputFileNotFound = "AbstraktInputFileNotFound";
         public const string InvalidOutputDirectory = "AbstraktInvalidOutputDirectory";
         public const string JournalExists = "AbstraktJournalExists";
         public const string JournalCorrupt = "AbstraktJournalCorrupt";

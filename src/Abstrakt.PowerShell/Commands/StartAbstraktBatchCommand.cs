@@ -1,6 +1,7 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
+using System.IO;
 using System.Management.Automation;
 using System.Security;
 using Abstrakt.Api;
@@ -15,17 +16,25 @@ namespace Abstrakt.PowerShell.Commands
     /// <summary>
     /// <para type="synopsis">Runs a batch of prompts: throttled, retried, resumable, streaming results as they complete.</para>
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Start, "AbstraktBatch", SupportsShouldProcess = true)]
+    [Cmdlet(VerbsLifecycle.Start, "AbstraktBatch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Pipeline")]
     [OutputType(typeof(AbstraktResult))]
     public sealed class StartAbstraktBatchCommand : BatchCmdletBase
     {
-        private long _whatIfItems;
-
-        /// <summary>A prompt string, or an object with Prompt and optional Model, ImageSize, NumImages, Seed, Id.</summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+        /// <summary>A prompt string, or an object with Prompt (or Text) and optional Model, ImageSize, NumImages, Seed, Id (or Name), Image (or Path, ImageUrl); an array is one item per element.</summary>
+        [Parameter(ParameterSetName = "Pipeline", Mandatory = true, Position = 0, ValueFromPipeline = true)]
         [AllowNull]
         [AllowEmptyString]
         public PSObject? InputObject { get; set; }
+
+        /// <summary>A file of items: .csv (a header row), .jsonl (a JSON object or string per line), else one prompt per line. Counted first, so progress shows a percentage and time left.</summary>
+        [Parameter(ParameterSetName = "File", Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        public string? InputFile { get; set; }
+
+        /// <summary>How many items the pipeline will bring, so progress shows a percentage and time left before the input ends.</summary>
+        [Parameter(ParameterSetName = "Pipeline")]
+        [ValidateRange(1, long.MaxValue)]
+        public long? TotalCount { get; set; }
 
         /// <summary>The model for items that name none.</summary>
         [Parameter]
@@ -70,14 +79,14 @@ namespace Abstrakt.PowerShell.Commands
         public int WebhookWaitSec { get; set; } = 120;
 
         private Abstrakt.Webhooks.WebhookListener? _listener;
+        private string? _inputPath;
+        private long? _expected;
 
         /// <inheritdoc/>
         protected override string Activity => "abstrakt batch (" + Model + ")";
 
         /// <inheritdoc/>
         protected override string DefaultModel => Model;
-
-        private bool WhatIfOnly => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter s && s.IsPresent;
 
         /// <inheritdoc/>
         protected override void BeginProcessing()
@@ -92,10 +101,19 @@ namespace Abstrakt.PowerShell.Commands
                 ThrowTerminatingError(new ErrorRecord(new ArgumentException("-WebhookListener receives what the service posts to -WebhookUrl: pass -WebhookUrl too."), ErrorIds.WebhookListenerNeedsUrl, ErrorCategory.InvalidArgument, null));
             }
 
-            if (!WhatIfOnly)
+            if (InputFile is not null)
             {
-                StartBatch();
+                _inputPath = GetUnresolvedProviderPathFromPSPath(InputFile);
+                if (!File.Exists(_inputPath))
+                {
+                    ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"No input file at {_inputPath}."), ErrorIds.InputFileNotFound, ErrorCategory.ObjectNotFound, InputFile));
+                }
+
+                _expected = Engine.InputFile.Count(_inputPath);
+                WriteVerbose($"{_expected} items in {_inputPath}.");
             }
+
+            StartBatch();
         }
 
         /// <inheritdoc/>
@@ -111,7 +129,7 @@ namespace Abstrakt.PowerShell.Commands
                 if (secret is null)
                 {
                     ThrowTerminatingError(new ErrorRecord(
-                        new ArgumentException($"-WebhookListener needs the webhook secret to verify deliveries: pass -WebhookSecret or set ${WebhookSecretVariable}."),
+                        new ArgumentException($"-WebhookListener needs the webhook secret to verify deliveries: pass -WebhookSecret or set $env:{WebhookSecretVariable}."),
                         ErrorIds.WebhookSecretMissing,
                         ErrorCategory.InvalidArgument,
                         null));
@@ -124,13 +142,14 @@ namespace Abstrakt.PowerShell.Commands
                 }
                 catch (ArgumentException ex)
                 {
-                    ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.WebhookListenerFailed, ErrorCategory.ResourceUnavailable, WebhookListener));
+                    ThrowTerminatingError(ErrorRecords.Argument(ex, ErrorIds.WebhookListenerFailed, ErrorCategory.ResourceUnavailable, WebhookListener));
                 }
 
                 options.Webhooks = inbox;
                 WriteVerbose($"Receiving webhooks on {_listener!.Prefix}.");
             }
 
+            options.ExpectedTotal = _expected ?? TotalCount;
             options.JournalPath = JournalPath is null ? null : GetUnresolvedProviderPathFromPSPath(JournalPath);
             options.Resume = Resume;
             options.RetryFailed = RetryFailed;
@@ -149,125 +168,78 @@ namespace Abstrakt.PowerShell.Commands
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
-            if (!TryRead(InputObject, out var prompt, out var model, out var input, out var id))
+            if (_inputPath is not null)
             {
-                return;
-            }
+                foreach (var record in Engine.InputFile.Read(_inputPath))
+                {
+                    if (Stopping)
+                    {
+                        return;
+                    }
 
-            if (WhatIfOnly)
-            {
-                _whatIfItems++;
-                return;
-            }
-
-            Submit(prompt, model, input, id, InputObject);
-        }
-
-        /// <inheritdoc/>
-        protected override void EndProcessing()
-        {
-            if (WhatIfOnly)
-            {
-                var credits = ModelCompleter.CreditsOf(Model);
-                ShouldProcess($"{_whatIfItems} items on {Model}" + (credits is int c ? $", about {c * _whatIfItems} credits ({c} per output)" : string.Empty), "Start-AbstraktBatch");
-                return;
-            }
-
-            FinishBatch();
-        }
-
-        /// <summary>Reads one pipeline object; reports and skips (never drops silently) what cannot be an item.</summary>
-        private bool TryRead(PSObject? obj, out string prompt, out string? model, out Dictionary<string, object?> input, out string? id)
-        {
-            prompt = string.Empty;
-            model = null;
-            id = null;
-            input = new Dictionary<string, object?>(StringComparer.Ordinal);
-            var value = obj?.BaseObject;
-            if (value is null)
-            {
-                return Reject(ErrorIds.NullInput, "A pipeline item is null; each item needs a prompt.", obj);
-            }
-
-            if (value is string text)
-            {
-                prompt = text;
+                    if (record is InputFileError error)
+                    {
+                        Reject(ErrorIds.InvalidInput, $"{InputFile}, {error}", PSObject.AsPSObject(error));
+                    }
+                    else
+                    {
+                        Read(record is null ? null : PSObject.AsPSObject(record));
+                    }
+                }
             }
             else
             {
-                prompt = Property(obj!, "Prompt") as string ?? Convert(Property(obj!, "Prompt")) ?? string.Empty;
-                model = Convert(Property(obj!, "Model"));
-                id = Convert(Property(obj!, "Id"));
-                if (Convert(Property(obj!, "ImageSize")) is string size && size.Length > 0)
+                foreach (var item in ItemReader.Items(InputObject))
                 {
-                    input["image_size"] = size;
-                }
-
-                if (!TryNumber<int>(obj!, "NumImages", "num_images", input) || !TryNumber<long>(obj!, "Seed", "seed", input))
-                {
-                    return false;
+                    Read(item);
                 }
             }
-
-            if (string.IsNullOrWhiteSpace(prompt))
-            {
-                return Reject(ErrorIds.EmptyPrompt, "A pipeline item has an empty prompt.", obj);
-            }
-
-            if (HasUnpairedSurrogate(prompt))
-            {
-                return Reject(ErrorIds.InvalidInput, "A prompt contains an unpaired UTF-16 surrogate and cannot be sent as UTF-8.", obj);
-            }
-
-            return true;
         }
 
-        /// <summary>Reads a whole-number cell; a bad one (NumImages=abc) is that row's error, never the batch's end.</summary>
-        private bool TryNumber<T>(PSObject obj, string column, string inputName, Dictionary<string, object?> input)
+        /// <inheritdoc/>
+        protected override void EndProcessing() => FinishBatch();
+
+        /// <summary>Reads one item and submits it; reports and skips (never drops silently) what cannot be an item.</summary>
+        private void Read(PSObject? obj)
         {
-            if (Property(obj, column) is not { } value || (value is string text && text.Length == 0))
+            if (obj?.BaseObject is null)
             {
-                return true;
+                Reject(ErrorIds.NullInput, "A pipeline item is null; each item needs a prompt.", obj);
+                return;
             }
 
+            WarnUnboundColumns(obj, ItemReader.Binds, "Prompt (or Text), Model, Id (or Name), ImageSize, NumImages, Seed, Image (or Path, ImageUrl)");
+            ItemFields item;
             try
             {
-                input[inputName] = LanguagePrimitives.ConvertTo<T>(value);
-                return true;
+                item = ItemReader.Fields(obj);
             }
-            catch (PSInvalidCastException)
+            catch (FormatException ex)
             {
-                return Reject(ErrorIds.InvalidInput, $"Input row {NextIndex}, column {column}: '{value}' is not a valid whole number.", obj);
+                // A bad cell (NumImages=abc) is that row's error, never the batch's end.
+                Reject(ErrorIds.InvalidInput, $"Input row {NextIndex}, {ex.Message}", obj);
+                return;
+            }
+
+            if (string.IsNullOrWhiteSpace(item.Prompt))
+            {
+                Reject(ErrorIds.EmptyPrompt, ItemReader.IsRow(obj) ? "A pipeline item has no prompt: give it a Prompt (or Text) column." : "A pipeline item has an empty prompt.", obj);
+            }
+            else if (HasUnpairedSurrogate(item.Prompt))
+            {
+                Reject(ErrorIds.InvalidInput, "A prompt contains an unpaired UTF-16 surrogate and cannot be sent as UTF-8.", obj);
+            }
+            else
+            {
+                Submit(item.Prompt, item.Model, item.Input, item.Id, obj);
             }
         }
 
-        private bool Reject(string errorId, string message, PSObject? obj)
+        private void Reject(string errorId, string message, PSObject? obj)
         {
             SkipIndex();
             WriteError(new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, obj));
-            return false;
         }
-
-        private static object? Property(PSObject obj, string name)
-        {
-            if (obj.BaseObject is IDictionary dictionary)
-            {
-                foreach (DictionaryEntry entry in dictionary)
-                {
-                    if (string.Equals(entry.Key?.ToString(), name, StringComparison.OrdinalIgnoreCase))
-                    {
-                        return entry.Value is PSObject p ? p.BaseObject : entry.Value;
-                    }
-                }
-
-                return null;
-            }
-
-            var value = obj.Properties[name]?.Value;
-            return value is PSObject ps ? ps.BaseObject : value;
-        }
-
-        private static string? Convert(object? value) => value is null ? null : LanguagePrimitives.ConvertTo<string>(value) is { Length: > 0 } s ? s : null;
 
         private static bool HasUnpairedSurrogate(string text)
         {
