@@ -164,6 +164,23 @@ namespace Abstrakt.Engine
             }
         }
 
+        /// <summary>
+        /// A task that ends when the pipeline side has something to do: an event to read, room in the input, or the
+        /// batch over. One signal to wait on instead of polling (the cmdlet's Process and End wait on it).
+        /// </summary>
+        /// <param name="wantRoom">Whether room in the input counts (Process waits for it; End does not).</param>
+        /// <returns>The task; it never faults.</returns>
+        public Task WhenReadyAsync(bool wantRoom)
+        {
+            var signals = new List<Task> { _events.Reader.WaitToReadAsync().AsTask(), Completion };
+            if (wantRoom)
+            {
+                signals.Add(_input.Writer.WaitToWriteAsync().AsTask());
+            }
+
+            return Task.WhenAny(signals);
+        }
+
         /// <summary>Adds an item if the input has room.</summary>
         /// <param name="item">The item.</param>
         /// <returns>False when the input is full (or the batch has stopped).</returns>

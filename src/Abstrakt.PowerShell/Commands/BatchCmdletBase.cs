@@ -181,16 +181,18 @@ namespace Abstrakt.PowerShell.Commands
                 return;
             }
 
-            Drain(TimeSpan.Zero);
+            Drain();
             while (!_run!.TryAdd(item))
             {
                 if (_stop.IsCancellationRequested || _run.Completion.IsCompleted)
                 {
-                    Drain(TimeSpan.Zero);
+                    Drain();
                     return;
                 }
 
-                Drain(TimeSpan.FromMilliseconds(50));
+                // Backpressure: sleep until an event arrives, the input has room, or the batch ends.
+                _run.WhenReadyAsync(wantRoom: true).Wait();
+                Drain();
             }
         }
 
@@ -236,10 +238,12 @@ namespace Abstrakt.PowerShell.Commands
             _run.CompleteInput();
             while (!_run.Events.Completion.IsCompleted)
             {
-                Drain(TimeSpan.FromMilliseconds(100));
+                // The engine always ends its event stream (also after a stop), so this wait always ends.
+                _run.WhenReadyAsync(wantRoom: false).Wait();
+                Drain();
             }
 
-            Drain(TimeSpan.Zero);
+            Drain();
 
             // The event stream ends a moment before the engine's own task does; wait for that task, or a
             // batch-fatal error raised in that moment would be missed.
@@ -289,24 +293,10 @@ namespace Abstrakt.PowerShell.Commands
             GC.SuppressFinalize(this);
         }
 
-        private void Drain(TimeSpan wait)
+        /// <summary>Writes every event that is ready, without waiting.</summary>
+        private void Drain()
         {
             var events = _run!.Events;
-            if (!events.TryPeek(out _) && wait > TimeSpan.Zero)
-            {
-                // Bounded by its own timer, not by the stop token: after a stop, the engine still has to end
-                // the stream, and a wait cancelled at once would spin this loop at full speed until it does.
-                using var timer = new CancellationTokenSource(wait);
-                try
-                {
-                    events.WaitToReadAsync(timer.Token).AsTask().Wait();
-                }
-                catch (AggregateException)
-                {
-                    // The wait timed out, or the batch failed: the completion reports it.
-                }
-            }
-
             while (events.TryRead(out var e))
             {
                 switch (e)
