@@ -5,40 +5,99 @@ using System.Threading.Tasks;
 
 namespace Abstrakt.Api
 {
+    /// <summary>What one response said about the rate limit; any part may be missing.</summary>
+    internal readonly struct RateHeaders
+    {
+        public RateHeaders(int? limit, int? remaining, DateTimeOffset? reset)
+        {
+            Limit = limit;
+            Remaining = remaining;
+            Reset = reset;
+        }
+
+        /// <summary><c>X-RateLimit-Limit</c>: requests per window.</summary>
+        public int? Limit { get; }
+
+        /// <summary><c>X-RateLimit-Remaining</c>: requests left in the window when the server counted this one.</summary>
+        public int? Remaining { get; }
+
+        /// <summary><c>X-RateLimit-Reset</c>: when the window next moves (whole seconds on the real service).</summary>
+        public DateTimeOffset? Reset { get; }
+    }
+
+    /// <summary>A request let through the gate: its place in send order and when it went.</summary>
+    internal readonly struct RateTicket
+    {
+        public RateTicket(long sequence, DateTimeOffset sentAt)
+        {
+            Sequence = sequence;
+            SentAt = sentAt;
+        }
+
+        public long Sequence { get; }
+
+        public DateTimeOffset SentAt { get; }
+    }
+
     /// <summary>
-    /// The rate limit of one endpoint, shared by every request a client sends (so by every worker of a
-    /// batch): a 429 pauses them all until the server's longest hint has passed, and when the plan's rate
-    /// is known the gate paces requests with a sliding window so they stay under it instead of bouncing off.
+    /// The rate limit of one endpoint, shared by every request a client sends (so by every worker of a batch), and
+    /// driven only by what responses say. While the server's window has not moved (now before <c>Reset</c>), the
+    /// gate spends the <c>Remaining</c> budget of the latest answer, less the requests sent after the one answered,
+    /// so a batch goes as fast as the window allows and then waits for the reset. Once the reset has passed it does
+    /// not guess how much came back (all of it for a fixed window, a slot at a time for a sliding one): it sends one
+    /// probe and reads the answer, or, when the probe is slow, lets through what its own log of sends over the learnt
+    /// window proves free. A 429 pauses everyone until the longest hint. A plan may seed the first requests, before
+    /// any answer; nothing else is assumed.
     /// </summary>
     internal sealed class RateGate
     {
-        // Spacing slack over the window, so clock and network jitter never push a request over the limit:
-        // 2% of the window (1.2 s of a real minute), and never less than jitter itself, which does not
-        // shrink with the window.
-        private const double WindowMargin = 0.02;
+        /// <summary>Hints beyond this are absurd (the docs name no window over an hour): clamp them.</summary>
+        internal static readonly TimeSpan MaxWait = TimeSpan.FromHours(1);
+
+        /// <summary>A reset already past (a server rounding down, clock skew) means "soon", not "now, again and again".</summary>
+        private static readonly TimeSpan MinResetAhead = TimeSpan.FromMilliseconds(50);
+
+        /// <summary>Answers with the same reset within this are the same window (parsing rounds to the millisecond).</summary>
+        private static readonly TimeSpan SameReset = TimeSpan.FromMilliseconds(1);
+
+        /// <summary>Slack on the learnt window for jitter between our clock and the server's counting.</summary>
         private static readonly TimeSpan MinMargin = TimeSpan.FromMilliseconds(50);
+
+        private const double WindowMargin = 0.02;
+        private const int MaxLimit = 1_000_000;
+
+        /// <summary>A waiter re-checks at least this often, whatever it waits for.</summary>
+        private static readonly TimeSpan MaxNap = TimeSpan.FromSeconds(1);
 
         private readonly object _lock = new object();
         private readonly TimeProvider _time;
-        private readonly TimeSpan _windowWithMargin;
-        private readonly Queue<DateTimeOffset> _recentSends = new Queue<DateTimeOffset>();
-        private DateTimeOffset _pausedUntil;
+        private readonly Queue<DateTimeOffset> _sends = new Queue<DateTimeOffset>();
+        private TaskCompletionSource<bool> _changed = NewSignal();
+        private long _sent;
+        private int _seedLeft;
         private int? _limit;
-        private readonly bool _limitFixed;
+        private TimeSpan? _window;
+        private bool _known;
+        private bool _unannounced;
+        private long _budget;
+        private DateTimeOffset _resetAt;
+        private long _probe;
+        private DateTimeOffset _pausedUntil;
         private int _waiting;
 
-        public RateGate(TimeProvider time, TimeSpan window, int? requestsPerWindow)
+        /// <summary>Creates a gate.</summary>
+        /// <param name="time">The clock.</param>
+        /// <param name="seedRequests">Requests let through before any answer has told the limit (from a plan); 0 sends one probe first.</param>
+        public RateGate(TimeProvider time, int seedRequests = 0)
         {
             _time = time;
-            _windowWithMargin = window + TimeSpan.FromTicks(Math.Max(MinMargin.Ticks, (long)(window.Ticks * WindowMargin)));
-            _limit = requestsPerWindow;
-            _limitFixed = requestsPerWindow.HasValue;
+            _seedLeft = Math.Max(0, seedRequests);
         }
 
         /// <summary>Requests now waiting on the rate limit.</summary>
         public int Waiting => Volatile.Read(ref _waiting);
 
-        /// <summary>The requests-per-window limit in force, when known.</summary>
+        /// <summary>The requests-per-window limit the server announced, once seen.</summary>
         public int? Limit
         {
             get
@@ -50,8 +109,25 @@ namespace Abstrakt.Api
             }
         }
 
+        /// <summary>
+        /// The window length learnt from <c>Reset</c> less send time, the longest seen: the window itself for a sliding
+        /// one, up to a second more where the server rounds its reset up to whole seconds.
+        /// </summary>
+        public TimeSpan? Window
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _window;
+                }
+            }
+        }
+
         /// <summary>Waits until a request may be sent, and counts it as sent.</summary>
-        public async Task WaitTurnAsync(CancellationToken cancellationToken)
+        /// <param name="cancellationToken">Cancels the wait.</param>
+        /// <returns>The ticket to hand back to <see cref="Observe"/> with the answer.</returns>
+        public async Task<RateTicket> WaitTurnAsync(CancellationToken cancellationToken)
         {
             var counted = false;
             try
@@ -59,15 +135,23 @@ namespace Abstrakt.Api
                 while (true)
                 {
                     TimeSpan wait;
+                    Task changed;
                     lock (_lock)
                     {
                         var now = _time.GetUtcNow();
-                        wait = NextSlot(now) - now;
+                        wait = Admit(now);
                         if (wait <= TimeSpan.Zero)
                         {
-                            _recentSends.Enqueue(now);
-                            return;
+                            _sends.Enqueue(now);
+                            while (_sends.Count > Math.Max(64, (_limit ?? 0) * 2))
+                            {
+                                _sends.Dequeue();
+                            }
+
+                            return new RateTicket(++_sent, now);
                         }
+
+                        changed = _changed.Task;
                     }
 
                     if (!counted)
@@ -76,7 +160,12 @@ namespace Abstrakt.Api
                         Interlocked.Increment(ref _waiting);
                     }
 
-                    await _time.Delay(wait, cancellationToken).ConfigureAwait(false);
+                    // Wake on the deadline, or earlier when an answer or a pause changes what is known.
+                    using var nap = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    var delay = _time.Delay(wait < MaxNap ? wait : MaxNap, nap.Token);
+                    await Task.WhenAny(delay, changed).ConfigureAwait(false);
+                    nap.Cancel();
+                    cancellationToken.ThrowIfCancellationRequested();
                 }
             }
             finally
@@ -88,68 +177,159 @@ namespace Abstrakt.Api
             }
         }
 
-        /// <summary>Pauses every request until <paramref name="delay"/> from now (a 429's hint).</summary>
+        /// <summary>Takes in what an answer said. Call it for every ticket, with null when no answer came.</summary>
+        /// <param name="ticket">The request's ticket.</param>
+        /// <param name="headers">The answer's rate headers; null when the request got no answer.</param>
+        public void Observe(RateTicket ticket, RateHeaders? headers)
+        {
+            lock (_lock)
+            {
+                if (_probe == ticket.Sequence)
+                {
+                    _probe = 0;
+                }
+
+                if (headers is RateHeaders h)
+                {
+                    Learn(ticket, h);
+                }
+
+                Signal();
+            }
+        }
+
+        /// <summary>Pauses every request until <paramref name="delay"/> from now (a 429's hint), at most an hour.</summary>
+        /// <param name="delay">The server's longest hint.</param>
         public void Pause(TimeSpan delay)
         {
             lock (_lock)
             {
-                var until = _time.GetUtcNow() + delay;
+                var until = _time.GetUtcNow() + (delay > MaxWait ? MaxWait : delay);
                 if (until > _pausedUntil)
                 {
                     _pausedUntil = until;
                 }
+
+                Signal();
             }
         }
 
-        /// <summary>Learns the plan's limit from <c>X-RateLimit-Limit</c>, unless the caller fixed it.</summary>
-        public void ObserveLimit(int limit)
+        private void Learn(RateTicket ticket, RateHeaders h)
         {
-            lock (_lock)
+            if (h.Limit is int limit && limit > 0)
             {
-                if (!_limitFixed && limit > 0)
-                {
-                    _limit = limit;
-                }
+                _limit = Math.Min(limit, MaxLimit);
+            }
+
+            if (h.Remaining is not int remaining || h.Reset is not DateTimeOffset announced)
+            {
+                // A server (or a proxy's error page) that announces no window: only its 429s slow us down.
+                _unannounced |= !_known;
+                return;
+            }
+
+            var now = _time.GetUtcNow();
+            var reset = announced > now + MaxWait ? now + MaxWait : announced < now + MinResetAhead ? now + MinResetAhead : announced;
+            var sinceSent = reset - ticket.SentAt;
+            if (sinceSent > TimeSpan.Zero && (_window is null || sinceSent > _window))
+            {
+                _window = sinceSent;
+            }
+
+            // The server counted this request, not those sent after it.
+            var budget = (long)Math.Min(Math.Max(0, remaining), _limit ?? MaxLimit) - (_sent - ticket.Sequence);
+            if (!_known || reset > _resetAt + SameReset)
+            {
+                // A later state of the window.
+                _known = true;
+                _resetAt = reset;
+                _budget = budget;
+            }
+            else if (reset >= _resetAt - SameReset)
+            {
+                // The same window, answered out of order: the lowest count left is the truest.
+                _budget = Math.Min(_budget, budget);
             }
         }
 
-        private DateTimeOffset NextSlot(DateTimeOffset now)
+        /// <summary>Zero or less: send now (and the send is counted). Otherwise: how long to wait at most.</summary>
+        private TimeSpan Admit(DateTimeOffset now)
         {
-            var next = _pausedUntil;
-            if (_limit is int limit)
+            if (now < _pausedUntil)
             {
-                var span = _windowWithMargin;
-                while (_recentSends.Count > 0 && _recentSends.Peek() <= now - span)
-                {
-                    _recentSends.Dequeue();
-                }
-
-                while (_recentSends.Count > limit)
-                {
-                    _recentSends.Dequeue();
-                }
-
-                if (_recentSends.Count >= limit)
-                {
-                    // The oldest of the last `limit` sends must leave the window first.
-                    var oldest = _recentSends.Peek();
-                    var free = oldest + span;
-                    if (free > next)
-                    {
-                        next = free;
-                    }
-                }
-            }
-            else
-            {
-                // Unknown limit: remember only a bounded history.
-                while (_recentSends.Count > 1000)
-                {
-                    _recentSends.Dequeue();
-                }
+                return _pausedUntil - now;
             }
 
-            return next;
+            if (!_known)
+            {
+                if (_unannounced || _seedLeft > 0)
+                {
+                    _seedLeft = Math.Max(0, _seedLeft - 1);
+                    return TimeSpan.Zero;
+                }
+
+                return Probe();
+            }
+
+            if (now < _resetAt)
+            {
+                if (_budget > 0)
+                {
+                    _budget--;
+                    return TimeSpan.Zero;
+                }
+
+                return _resetAt - now;
+            }
+
+            // The window has moved since the last answer: what came back is unknown.
+            var freeAt = FreeInOwnLog(now);
+            return freeAt <= now ? TimeSpan.Zero : _probe == 0 ? Probe() : freeAt - now;
         }
+
+        private TimeSpan Probe()
+        {
+            if (_probe != 0)
+            {
+                return MaxNap; // woken by its answer
+            }
+
+            _probe = _sent + 1;
+            return TimeSpan.Zero;
+        }
+
+        /// <summary>
+        /// When our own sends prove a slot free: fewer than the limit within the learnt window (with a margin). Safe for a
+        /// sliding window (the learnt one is never shorter) and for a fixed one (which, once reset, is wholly free).
+        /// </summary>
+        private DateTimeOffset FreeInOwnLog(DateTimeOffset now)
+        {
+            if (_limit is not int limit || _window is not TimeSpan window)
+            {
+                return DateTimeOffset.MaxValue;
+            }
+
+            var span = window + TimeSpan.FromTicks(Math.Max(MinMargin.Ticks, (long)(window.Ticks * WindowMargin)));
+            var recent = new List<DateTimeOffset>();
+            foreach (var sent in _sends)
+            {
+                if (sent > now - span)
+                {
+                    recent.Add(sent);
+                }
+            }
+
+            // Sends are queued in order: a slot is free once all but limit - 1 of them have left the window.
+            return recent.Count < limit ? now : recent[recent.Count - limit] + span;
+        }
+
+        private void Signal()
+        {
+            var changed = _changed;
+            _changed = NewSignal();
+            changed.TrySetResult(true);
+        }
+
+        private static TaskCompletionSource<bool> NewSignal() => new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -22,9 +22,9 @@ namespace Abstrakt.PowerShell.Commands
         [Parameter(ParameterSetName = "Service")]
         public Uri Endpoint { get; set; } = new Uri("https://api.abstrakt.one");
 
-        /// <summary>Your plan, so batches pace to its request rate from the first request.</summary>
+        /// <summary>Your plan: its documented rate lets the first requests go before the service's rate-limit headers have been seen.</summary>
         [Parameter(ParameterSetName = "Service")]
-        public SandboxTier? Tier { get; set; }
+        public AbstraktPlan? Tier { get; set; }
 
         /// <summary>Connect to the session's sandbox (started with default settings if none runs).</summary>
         [Parameter(ParameterSetName = "Sandbox", Mandatory = true)]
@@ -66,8 +66,7 @@ namespace Abstrakt.PowerShell.Commands
             }
 
             var secret = new Secret(key!);
-            var requests = Tier is SandboxTier tier ? SandboxServer.RequestsPerMinute(tier) : null;
-            AbstraktSession.SetConnection(new AbstraktConnection(AbstraktSession.CreateClient(Endpoint, secret, null, requests), null, false));
+            AbstraktSession.SetConnection(new AbstraktConnection(AbstraktSession.CreateClient(Endpoint, secret, Tier), null, false));
             WriteVerbose($"Connected to {Endpoint} with key {secret.Hint}.");
         }
     }

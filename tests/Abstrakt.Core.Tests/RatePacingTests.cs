@@ -1,0 +1,39 @@
+using Abstrakt.Api;
+using Abstrakt.Engine;
+using Abstrakt.Sandbox;
+
+namespace Abstrakt.Core.Tests;
+
+/// <summary>Issue #14: a batch paces itself by what the service's rate-limit headers say, told nothing else.</summary>
+public sealed class RatePacingTests
+{
+    [Theory]
+    [InlineData(5.0, RateWindowMode.Fixed)]
+    [InlineData(5.0, RateWindowMode.Sliding)]
+    [InlineData(1.0, RateWindowMode.Fixed)]
+    [InlineData(1.0, RateWindowMode.Sliding)]
+    public async Task Run_SixtyItemsUnderAnUnannouncedWindow_AtMostTwoPercentRefusedAndTheWindowIsLearnt(double windowSec, RateWindowMode mode)
+    {
+        // A stricter server than the default sandbox: 20 requests per window, and a retried create bills again.
+        using var sandbox = SandboxServer.Start(new SandboxOptions
+        {
+            LatencyScale = 0, Tier = SandboxTier.Unlimited, RequestsPerWindow = 20,
+            RateWindow = TimeSpan.FromSeconds(windowSec), RateWindowMode = mode, IgnoreIdempotencyKey = true,
+        });
+        // The client gets the address and the key, nothing else.
+        using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey });
+
+        var completed = 0;
+        await foreach (var e in BatchRun.RunAsync(client, new BatchOptions { ThrottleLimit = 50, MaxRetry = 10 }, Enumerable.Range(1, 60).Select(i => new WorkItem(i, "paced " + i))))
+        {
+            completed += e is ItemCompleted ? 1 : 0;
+        }
+
+        Assert.Equal(60, completed);
+        Assert.True(sandbox.Stats.RateLimited <= 0.02 * sandbox.Stats.RequestsTotal, $"{sandbox.Stats.RateLimited} of {sandbox.Stats.RequestsTotal} requests were answered 429");
+        Assert.Equal(20, client.RateLimit);
+        // Reset comes in whole seconds, rounded up: the learnt window is the true one to within that second.
+        Assert.NotNull(client.RateLimitWindow);
+        Assert.InRange(client.RateLimitWindow!.Value.TotalSeconds, windowSec * 0.8, windowSec + 1.1);
+    }
+}
