@@ -362,6 +362,7 @@ namespace Abstrakt.Api
 
                 response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                 Interlocked.Increment(ref _answers);
+                Gate.Observe(ticket, ReadRateHeaders(response)); // as soon as the headers are in, even if the body is then cut
                 bytes = await ReadCappedAsync(response, requestName, timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsTransport(ex, cancellationToken))
@@ -372,7 +373,6 @@ namespace Abstrakt.Api
             using (response)
             {
                 var status = (int)response.StatusCode;
-                Gate.Observe(ticket, ReadRateHeaders(response));
                 var doc = TryParse(bytes);
                 if (response.IsSuccessStatusCode)
                 {

@@ -42,8 +42,8 @@ namespace Abstrakt.Api
     /// <summary>
     /// The rate limit of one endpoint, shared by every request a client sends (so by every worker of a batch), and
     /// driven only by what responses say. While the server's window has not moved (now before <c>Reset</c>), the
-    /// gate spends the <c>Remaining</c> budget of the latest answer, less the requests sent after the one answered,
-    /// so a batch goes as fast as the window allows and then waits for the reset. Once the reset has passed it does
+    /// gate spends the lowest <c>Remaining</c> answered for that window, less the requests still unanswered (answers
+    /// come back out of order), so a batch goes as fast as the window allows and then waits for the reset. Once the reset has passed it does
     /// not guess how much came back (all of it for a fixed window, a slot at a time for a sliding one): it sends one
     /// probe and reads the answer, or, when the probe is slow, lets through what its own log of sends over the learnt
     /// window proves free. A 429 pauses everyone until the longest hint. A plan may seed the first requests, before
@@ -77,9 +77,11 @@ namespace Abstrakt.Api
         private int _seedLeft;
         private int? _limit;
         private TimeSpan? _window;
+        private TimeSpan? _lastStateWindow;
+        private readonly Dictionary<long, DateTimeOffset> _unanswered = new Dictionary<long, DateTimeOffset>();
         private bool _known;
         private bool _unannounced;
-        private long _budget;
+        private int _remaining;
         private DateTimeOffset _resetAt;
         private long _probe;
         private DateTimeOffset _pausedUntil;
@@ -119,7 +121,7 @@ namespace Abstrakt.Api
             {
                 lock (_lock)
                 {
-                    return _window;
+                    return LearntWindow;
                 }
             }
         }
@@ -134,21 +136,13 @@ namespace Abstrakt.Api
             {
                 while (true)
                 {
-                    TimeSpan wait;
                     Task changed;
+                    TimeSpan wait;
                     lock (_lock)
                     {
-                        var now = _time.GetUtcNow();
-                        wait = Admit(now);
-                        if (wait <= TimeSpan.Zero)
+                        if (TryTake(out var ticket, out wait))
                         {
-                            _sends.Enqueue(now);
-                            while (_sends.Count > Math.Max(64, (_limit ?? 0) * 2))
-                            {
-                                _sends.Dequeue();
-                            }
-
-                            return new RateTicket(++_sent, now);
+                            return ticket;
                         }
 
                         changed = _changed.Task;
@@ -177,6 +171,34 @@ namespace Abstrakt.Api
             }
         }
 
+        /// <summary>Takes a turn if one is free now; otherwise says how long to wait at most.</summary>
+        /// <param name="ticket">The turn taken.</param>
+        /// <param name="wait">How long until a turn may be free, when none is now.</param>
+        /// <returns>Whether a turn was taken (and counted as sent).</returns>
+        internal bool TryTake(out RateTicket ticket, out TimeSpan wait)
+        {
+            lock (_lock)
+            {
+                var now = _time.GetUtcNow();
+                wait = Admit(now);
+                if (wait > TimeSpan.Zero)
+                {
+                    ticket = default;
+                    return false;
+                }
+
+                _sends.Enqueue(now);
+                while (_sends.Count > Math.Max(64, (_limit ?? 0) * 2))
+                {
+                    _sends.Dequeue();
+                }
+
+                _unanswered[++_sent] = now;
+                ticket = new RateTicket(_sent, now);
+                return true;
+            }
+        }
+
         /// <summary>Takes in what an answer said. Call it for every ticket, with null when no answer came.</summary>
         /// <param name="ticket">The request's ticket.</param>
         /// <param name="headers">The answer's rate headers; null when the request got no answer.</param>
@@ -184,6 +206,7 @@ namespace Abstrakt.Api
         {
             lock (_lock)
             {
+                _unanswered.Remove(ticket.Sequence);
                 if (_probe == ticket.Sequence)
                 {
                     _probe = 0;
@@ -230,27 +253,51 @@ namespace Abstrakt.Api
 
             var now = _time.GetUtcNow();
             var reset = announced > now + MaxWait ? now + MaxWait : announced < now + MinResetAhead ? now + MinResetAhead : announced;
+            remaining = Math.Min(Math.Max(0, remaining), _limit ?? MaxLimit);
+            if (!_known || reset > _resetAt + SameReset)
+            {
+                // A later state of the window. The learnt window spans this state and the last, so one slow answer
+                // (the first, with connection set-up) does not stretch it for good.
+                _known = true;
+                _resetAt = reset;
+                _remaining = remaining;
+                _lastStateWindow = _window;
+                _window = null;
+            }
+            else if (reset >= _resetAt - SameReset && remaining < _remaining)
+            {
+                // The same window, answered out of order: the server's count only grows, so the lowest left is the latest.
+                _remaining = remaining;
+            }
+
+            // The server counted this request before its reset: the window is at most reset less send time, rounding
+            // aside, and that much for the request that opened it. A clamped reset says nothing about it.
             var sinceSent = reset - ticket.SentAt;
-            if (sinceSent > TimeSpan.Zero && (_window is null || sinceSent > _window))
+            if (reset == announced && reset >= _resetAt - SameReset && (_window is null || sinceSent > _window))
             {
                 _window = sinceSent;
             }
-
-            // The server counted this request, not those sent after it.
-            var budget = (long)Math.Min(Math.Max(0, remaining), _limit ?? MaxLimit) - (_sent - ticket.Sequence);
-            if (!_known || reset > _resetAt + SameReset)
-            {
-                // A later state of the window.
-                _known = true;
-                _resetAt = reset;
-                _budget = budget;
-            }
-            else if (reset >= _resetAt - SameReset)
-            {
-                // The same window, answered out of order: the lowest count left is the truest.
-                _budget = Math.Min(_budget, budget);
-            }
         }
+
+        /// <summary>
+        /// What is left of the window now: the lowest count the server answered for it, less every request still
+        /// unanswered (it may have been counted after that answer). Those sent long before the window began are not in it.
+        /// </summary>
+        private long Budget()
+        {
+            var windowStart = LearntWindow is TimeSpan window ? _resetAt - window - Margin(window) : DateTimeOffset.MinValue;
+            var unanswered = 0;
+            foreach (var sentAt in _unanswered.Values)
+            {
+                unanswered += sentAt > windowStart ? 1 : 0;
+            }
+
+            return _remaining - unanswered;
+        }
+
+        private TimeSpan? LearntWindow => _window is null ? _lastStateWindow : _lastStateWindow is null || _window > _lastStateWindow ? _window : _lastStateWindow;
+
+        private static TimeSpan Margin(TimeSpan window) => TimeSpan.FromTicks(Math.Max(MinMargin.Ticks, (long)(window.Ticks * WindowMargin)));
 
         /// <summary>Zero or less: send now (and the send is counted). Otherwise: how long to wait at most.</summary>
         private TimeSpan Admit(DateTimeOffset now)
@@ -268,34 +315,25 @@ namespace Abstrakt.Api
                     return TimeSpan.Zero;
                 }
 
-                return Probe();
+                // One request at a time until an answer tells the limit; woken by that answer.
+                return _unanswered.Count == 0 ? TimeSpan.Zero : MaxNap;
             }
 
             if (now < _resetAt)
             {
-                if (_budget > 0)
-                {
-                    _budget--;
-                    return TimeSpan.Zero;
-                }
-
-                return _resetAt - now;
+                return Budget() > 0 ? TimeSpan.Zero : _resetAt - now;
             }
 
             // The window has moved since the last answer: what came back is unknown.
             var freeAt = FreeInOwnLog(now);
-            return freeAt <= now ? TimeSpan.Zero : _probe == 0 ? Probe() : freeAt - now;
-        }
-
-        private TimeSpan Probe()
-        {
-            if (_probe != 0)
+            if (freeAt <= now || _probe == 0)
             {
-                return MaxNap; // woken by its answer
+                // Free by our own log, or the probe whose answer will tell.
+                _probe = freeAt <= now ? _probe : _sent + 1;
+                return TimeSpan.Zero;
             }
 
-            _probe = _sent + 1;
-            return TimeSpan.Zero;
+            return freeAt - now;
         }
 
         /// <summary>
@@ -304,12 +342,12 @@ namespace Abstrakt.Api
         /// </summary>
         private DateTimeOffset FreeInOwnLog(DateTimeOffset now)
         {
-            if (_limit is not int limit || _window is not TimeSpan window)
+            if (_limit is not int limit || LearntWindow is not TimeSpan window)
             {
                 return DateTimeOffset.MaxValue;
             }
 
-            var span = window + TimeSpan.FromTicks(Math.Max(MinMargin.Ticks, (long)(window.Ticks * WindowMargin)));
+            var span = window + Margin(window);
             var recent = new List<DateTimeOffset>();
             foreach (var sent in _sends)
             {
@@ -322,6 +360,7 @@ namespace Abstrakt.Api
             // Sends are queued in order: a slot is free once all but limit - 1 of them have left the window.
             return recent.Count < limit ? now : recent[recent.Count - limit] + span;
         }
+
 
         private void Signal()
         {
