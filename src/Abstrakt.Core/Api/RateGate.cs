@@ -43,11 +43,11 @@ namespace Abstrakt.Api
     /// The rate limit of one endpoint, shared by every request a client sends (so by every worker of a batch), and
     /// driven only by what responses say. While the server's window has not moved (now before <c>Reset</c>), the
     /// gate spends the lowest <c>Remaining</c> answered for that window, less the requests still unanswered (answers
-    /// come back out of order), so a batch goes as fast as the window allows and then waits for the reset. Once the reset has passed it does
-    /// not guess how much came back (all of it for a fixed window, a slot at a time for a sliding one): it sends one
-    /// probe and reads the answer, or, when the probe is slow, lets through what its own log of sends over the learnt
-    /// window proves free. A 429 pauses everyone until the longest hint. A plan may seed the first requests, before
-    /// any answer; nothing else is assumed.
+    /// come back out of order), so a batch goes as fast as the window allows and then waits for the reset. Once the
+    /// reset has passed it does not guess how much came back (all of it for a fixed window, a slot at a time for a
+    /// sliding one): it sends one probe and reads the answer, or, when the probe is slow, lets through what its own
+    /// log of sends over the learnt window proves free. A 429 pauses everyone until the longest hint. A plan may seed
+    /// the first requests, before any answer; nothing else is assumed.
     /// </summary>
     internal sealed class RateGate
     {
@@ -64,7 +64,7 @@ namespace Abstrakt.Api
         private static readonly TimeSpan MinMargin = TimeSpan.FromMilliseconds(50);
 
         private const double WindowMargin = 0.02;
-        private const int MaxLimit = 1_000_000;
+        private const int MaxLimit = 100_000;
 
         /// <summary>A waiter re-checks at least this often, whatever it waits for.</summary>
         private static readonly TimeSpan MaxNap = TimeSpan.FromSeconds(1);
@@ -295,7 +295,7 @@ namespace Abstrakt.Api
             return _remaining - unanswered;
         }
 
-        private TimeSpan? LearntWindow => _window is null ? _lastStateWindow : _lastStateWindow is null || _window > _lastStateWindow ? _window : _lastStateWindow;
+        private TimeSpan? LearntWindow => _lastStateWindow is null || _window > _lastStateWindow ? _window ?? _lastStateWindow : _lastStateWindow;
 
         private static TimeSpan Margin(TimeSpan window) => TimeSpan.FromTicks(Math.Max(MinMargin.Ticks, (long)(window.Ticks * WindowMargin)));
 
@@ -360,7 +360,6 @@ namespace Abstrakt.Api
             // Sends are queued in order: a slot is free once all but limit - 1 of them have left the window.
             return recent.Count < limit ? now : recent[recent.Count - limit] + span;
         }
-
 
         private void Signal()
         {
