@@ -1,3 +1,4 @@
+using System.Text;
 using Abstrakt.Api;
 using Abstrakt.Engine;
 using Abstrakt.Sandbox;
@@ -35,5 +36,45 @@ public sealed class RatePacingTests
         // Reset comes in whole seconds, rounded up: the learnt window is the true one to within that second.
         Assert.NotNull(client.RateLimitWindow);
         Assert.InRange(client.RateLimitWindow!.Value.TotalSeconds, windowSec * 0.8, windowSec + 1.1);
+    }
+
+    /// <summary>A fake service that answers every request with a model and these rate headers.</summary>
+    private static TestListener ServerWith(params (string Name, string Value)[] headers) => new(string.Empty, async context =>
+    {
+        foreach (var (name, value) in headers)
+        {
+            context.Response.Headers[name] = value;
+        }
+
+        context.Response.ContentType = "application/json";
+        await context.Response.OutputStream.WriteAsync(Encoding.UTF8.GetBytes("""{"id":"flux-schnell","name":"FLUX","category":"image"}"""));
+        context.Response.Close();
+    });
+
+    [Fact]
+    public async Task Client_ResetSentAsSecondsFromNow_IsReadAsADelayNotAsA1970Date()
+    {
+        using var server = ServerWith(("X-RateLimit-Limit", "5"), ("X-RateLimit-Remaining", "4"), ("X-RateLimit-Reset", "30"));
+        using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = server.Url });
+
+        await client.GetModelAsync("flux-schnell");
+
+        Assert.Equal(5, client.RateLimit);
+        Assert.InRange(client.RateLimitWindow!.Value.TotalSeconds, 29, 31);
+    }
+
+    [Fact]
+    public async Task Client_AbsurdRateHeaders_AreIgnoredAndRequestsStillGo()
+    {
+        using var server = ServerWith(("X-RateLimit-Limit", "-3"), ("X-RateLimit-Remaining", "lots"), ("X-RateLimit-Reset", "1e300"));
+        using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = server.Url });
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("flux-schnell", (await client.GetModelAsync("flux-schnell").WaitAsync(TimeSpan.FromSeconds(30))).Id);
+        }
+
+        Assert.Null(client.RateLimit);
+        Assert.Null(client.RateLimitWindow);
     }
 }
