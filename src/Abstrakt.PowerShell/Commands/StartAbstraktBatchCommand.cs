@@ -55,9 +55,9 @@ namespace Abstrakt.PowerShell.Commands
         [Parameter]
         public SwitchParameter RetryFailed { get; set; }
 
-        /// <summary>The account's plan: the engine never runs more items at once than the plan allows, and paces to its rate.</summary>
+        /// <summary>The account's plan: the engine never runs more items at once than the plan's documented concurrency.</summary>
         [Parameter]
-        public SandboxTier? Tier { get; set; }
+        public AbstraktPlan? Tier { get; set; }
 
         /// <summary>Submit every item with this webhook URL; the service posts each finished job there.</summary>
         [Parameter]
@@ -153,9 +153,9 @@ namespace Abstrakt.PowerShell.Commands
             options.JournalPath = JournalPath is null ? null : GetUnresolvedProviderPathFromPSPath(JournalPath);
             options.Resume = Resume;
             options.RetryFailed = RetryFailed;
-            if (Tier is SandboxTier tier)
+            if (Tier is AbstraktPlan tier)
             {
-                options.PlanConcurrency = SandboxServer.Concurrency(tier);
+                options.PlanConcurrency = Plans.Concurrency(tier);
             }
         }
 
