@@ -90,6 +90,7 @@ function ConvertTo-BigEndian([uint32] $Value) { $b = [BitConverter]::GetBytes($V
 
 # Writes a valid PNG of the given size; -Seed varies its pixels (so files of one size differ in content).
 function New-TestPng([Parameter(Mandatory)] [string] $Path, [int] $Width = 8, [int] $Height = 8, [int] $Seed = 0) {
+    $Path = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
     $raw = [byte[]]::new($Height * ($Width * 3 + 1))
     for ($y = 0; $y -lt $Height; $y++) {
         for ($x = 0; $x -lt $Width * 3; $x++) { $raw[$y * ($Width * 3 + 1) + 1 + $x] = [byte](($x * 7 + $y * 13 + $Seed * 31) % 256) }
@@ -115,6 +116,7 @@ function New-TestPng([Parameter(Mandatory)] [string] $Path, [int] $Width = 8, [i
 
 # Writes the header of a baseline JPEG (SOI, APP0, SOF0 with the size, EOI): what a reader of dimensions needs.
 function New-TestJpeg([Parameter(Mandatory)] [string] $Path, [int] $Width = 8, [int] $Height = 8, [int] $Seed = 0) {
+    $Path = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
     $size = { param([int] $v) [byte[]](@((($v -shr 8) -band 0xFF), ($v -band 0xFF))) }
     $bytes = [byte[]](0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10) + [Text.Encoding]::ASCII.GetBytes("JFIF`0") + [byte[]](1, 1, 0, 0, 1, 0, 1, 0, 0) +
         [byte[]](0xFF, 0xFE, 0x00, 0x04) + (& $size $Seed) +
@@ -126,8 +128,9 @@ function New-TestJpeg([Parameter(Mandatory)] [string] $Path, [int] $Width = 8, [
 
 # Width and height of a PNG, from its IHDR.
 function Get-PngSize([Parameter(Mandatory)] [string] $Path) {
-    $b = [IO.File]::ReadAllBytes($Path)
-    [pscustomobject]@{ Width = [int](($b[16] -shl 24) -bor ($b[17] -shl 16) -bor ($b[18] -shl 8) -bor $b[19]); Height = [int](($b[20] -shl 24) -bor ($b[21] -shl 16) -bor ($b[22] -shl 8) -bor $b[23]); ColourType = [int] $b[25] }
+    $Path = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
+    $b = [int[]] [IO.File]::ReadAllBytes($Path)
+    [pscustomobject]@{ Width = ($b[16] -shl 24) -bor ($b[17] -shl 16) -bor ($b[18] -shl 8) -bor $b[19]; Height = ($b[20] -shl 24) -bor ($b[21] -shl 16) -bor ($b[22] -shl 8) -bor $b[23]; ColourType = $b[25] }
 }
 
 Export-ModuleMember -Function New-TestPng, New-TestJpeg, Get-PngSize, New-SignedDelivery, Get-ModuleManifestPath, Get-RepositoryRoot, Get-SandboxStats, Get-PlainText, Start-ChildPwsh, Invoke-ChildPwsh, Wait-Until

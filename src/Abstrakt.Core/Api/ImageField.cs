@@ -26,11 +26,14 @@ namespace Abstrakt.Api
             }
 
             var strings = properties.EnumerateObject()
-                .Where(p => p.Value.ValueKind == JsonValueKind.Object && p.Value.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() == "string")
+                .Where(p => p.Value.ValueKind == JsonValueKind.Object && Text(p.Value, "type") == "string")
                 .ToList();
-            return strings.FirstOrDefault(p => p.Name == "image_url").Name
-                ?? strings.FirstOrDefault(p => p.Name == "image").Name
-                ?? strings.FirstOrDefault(p => p.Name.EndsWith("_url", System.StringComparison.Ordinal) || (p.Value.TryGetProperty("format", out var f) && f.ValueKind == JsonValueKind.String && f.GetString() == "uri")).Name;
+            return strings.Select(p => p.Name).FirstOrDefault(name => name == "image_url")
+                ?? strings.Select(p => p.Name).FirstOrDefault(name => name == "image")
+                ?? strings.Where(p => p.Name.EndsWith("_url", System.StringComparison.Ordinal) || Text(p.Value, "format") == "uri").Select(p => p.Name).FirstOrDefault();
         }
+
+        private static string? Text(JsonElement schema, string keyword) =>
+            schema.TryGetProperty(keyword, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
     }
 }
