@@ -616,10 +616,16 @@ namespace Abstrakt.Engine
                     var info = await _client.GetModelAsync(m, token).ConfigureAwait(false);
                     return ImageField.From(info.InputSchema) ?? ImageField.Default;
                 }
-                catch (AbstraktApiException)
+                catch (AbstraktApiException ex)
                 {
-                    // The catalogue could not say: the run itself reports an unknown model, a wrong field the service rejects.
+                    // Asked again next time; a retryable failure retries the item, any other lets the run itself
+                    // answer (an unknown model, or a wrong field the service rejects).
                     _imageFields.TryRemove(m, out _);
+                    if (ex.Kind == ErrorKind.Retryable)
+                    {
+                        throw;
+                    }
+
                     return ImageField.Default;
                 }
             })).Value;
