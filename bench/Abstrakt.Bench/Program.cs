@@ -30,6 +30,13 @@ switch (args.FirstOrDefault())
         old.InsertRange(notesAt, Notes);
         File.WriteAllLines(doc, old);
         return 0;
+    case "image-run":
+        return await Scenarios.ImageRunAsync(args[1], int.Parse(args[2]), int.Parse(args[3]), new Uri(args[4]), args[5]);
+    case "images":
+        // Only the image row: dotnet run --project bench/Abstrakt.Bench -c Release -- images [count] [megabytes]
+        var only = Scenarios.Images(args.Length > 1 ? int.Parse(args[1]) : 1000, args.Length > 2 ? int.Parse(args[2]) : 2);
+        Console.WriteLine($"| {only.Scenario} | {only.Setup} | {only.Measured} | {only.Target} | {only.Verdict} |");
+        return 0;
     case "-micro":
         BenchmarkSwitcher.FromAssembly(typeof(Micro).Assembly).Run(args[1..]);
         return 0;
@@ -51,6 +58,7 @@ await Add(() => Task.FromResult(Scenarios.Scale()));
 foreach (var (w, scale, mode) in Scenarios.RateWindows()) await Add(() => Scenarios.RateLimitAsync(w, scale, mode));
 await Add(Scenarios.RetryStormAsync);
 await Add(() => Task.FromResult(Scenarios.Stop(root)));
+await Add(() => Task.FromResult(Scenarios.Images(1000, 2)));
 
 var lines = new List<string>
 {

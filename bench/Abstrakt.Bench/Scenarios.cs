@@ -173,6 +173,78 @@ internal static class Scenarios
         }
     }
 
+    /// <summary>
+    /// Issue 16: a batch of local images against the same batch of prompts, each in its own process (peak working
+    /// set is per process). Images are read, hashed and base64-streamed one request at a time, so the peak must
+    /// not grow with the images' total size.
+    /// </summary>
+    public static Row Images(int n, int megabytes)
+    {
+        using var sandbox = ChildSandbox.Start();
+        var figures = new Dictionary<string, (long Peak, double Seconds)>();
+        foreach (var kind in new[] { "prompts", "images" })
+        {
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (var a in new[] { typeof(Scenarios).Assembly.Location, "image-run", kind, n.ToString(), megabytes.ToString(), sandbox.Uri.ToString(), sandbox.ApiKey.Reveal() }) start.ArgumentList.Add(a);
+            using var child = Process.Start(start)!;
+            var output = child.StandardOutput.ReadToEnd().Trim().Split('\n')[^1].Split(' ');
+            child.WaitForExit();
+            figures[kind] = (long.Parse(output[0]), double.Parse(output[1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        var (images, prompts) = (figures["images"], figures["prompts"]);
+        return new Row(
+            "7. Images",
+            $"{n} PNG files of {megabytes} MB each ({n * megabytes / 1024.0:0.#} GB) sent inline to image-upscaler, against {n} prompts to flux-schnell; latency 0, ThrottleLimit 8, no downloads",
+            $"images: peak working set **{images.Peak / 1048576.0:0} MB**, {images.Seconds:0.0} s ({images.Seconds * 1000 / n:0} ms per image); prompts: **{prompts.Peak / 1048576.0:0} MB**, {prompts.Seconds:0.0} s; ratio **{(double)images.Peak / prompts.Peak:0.00}×**",
+            "flat: far below the images' total size",
+            images.Peak < 512L * 1048576 ? "met" : "missed");
+    }
+
+    /// <summary>The child's side of <see cref="Images"/>: prints its peak working set and the batch's seconds.</summary>
+    public static async Task<int> ImageRunAsync(string kind, int n, int megabytes, Uri uri, string key)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"abstrakt-bench-images-{Environment.ProcessId}");
+        Directory.CreateDirectory(folder);
+        try
+        {
+            if (kind == "images")
+            {
+                WriteImages(folder, n, megabytes);
+            }
+
+            using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = uri, ApiKey = new Secret(key), MaxConnections = 64 });
+            var options = new BatchOptions { ThrottleLimit = 8, DefaultModel = kind == "images" ? "image-upscaler" : "flux-schnell" };
+
+            // As the cmdlet does: each file is checked and hashed when its item is read, never held.
+            var items = Enumerable.Range(1, n).Select(i => kind == "images"
+                ? new WorkItem(i, string.Empty, image: ImageInput.Open(Path.Combine(folder, $"IMG_{i:D5}.png")))
+                : new WorkItem(i, "benchmark prompt number " + i));
+            var o = await RunAsync(client, options, items);
+            if (o.Completed != n) throw new InvalidOperationException($"{o.Completed} of {n} completed, {o.Failed} failed");
+            Console.WriteLine(FormattableString.Invariant($"{Process.GetCurrentProcess().PeakWorkingSet64} {o.Elapsed.TotalSeconds:0.000}"));
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>Files of the given size that start as a valid PNG (the sandbox reads the header) and differ in content.</summary>
+    private static void WriteImages(string folder, int n, int megabytes)
+    {
+        var header = new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, (byte)'I', (byte)'H', (byte)'D', (byte)'R', 0, 0, 3, 0, 0, 0, 2, 0, 8, 2, 0, 0, 0 };
+        var body = new byte[megabytes * 1048576];
+        new Random(16).NextBytes(body);
+        Buffer.BlockCopy(header, 0, body, 0, header.Length);
+        for (var i = 1; i <= n; i++)
+        {
+            BitConverter.GetBytes(i).CopyTo(body, header.Length);
+            File.WriteAllBytes(Path.Combine(folder, $"IMG_{i:D5}.png"), body);
+        }
+    }
+
     /// <summary>The rate-limit windows of scenario 4: 1 s and 5 s as they are, and a minute time-scaled to 6 s; each fixed and sliding.</summary>
     public static IEnumerable<(double WindowSec, double TimeScale, string Mode)> RateWindows() =>
         from w in new[] { (1.0, 1.0), (5.0, 1.0), (60.0, 0.1) }

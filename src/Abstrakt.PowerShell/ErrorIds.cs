@@ -5,6 +5,9 @@ namespace Abstrakt.PowerShell
     {
         public const string ItemFailed = "AbstraktItemFailed";
         public const string BatchFatal = "AbstraktBatchFatal";
+        public const string ImageNotFound = ItemFailed + ".ImageNotFound";
+        public const string ImageTooLarge = ItemFailed + ".ImageTooLarge";
+        public const string NotAnImage = ItemFailed + ".NotAnImage";
         public const string Unauthorized = "AbstraktUnauthorized";
         public const string Forbidden = "AbstraktForbidden";
         public const string QuotaExceeded = "AbstraktQuotaExceeded";

@@ -136,7 +136,7 @@ namespace Abstrakt.Api
                 body["webhook_url"] = request.WebhookUrl.AbsoluteUri;
             }
 
-            using var doc = await SendAsync(HttpMethod.Post, "/v1/models/" + EscapeModel(request.Model) + "/run", JsonValues.ToUtf8(body), request.IdempotencyKey, cancellationToken).ConfigureAwait(false);
+            using var doc = await SendAsync(HttpMethod.Post, "/v1/models/" + EscapeModel(request.Model) + "/run", RunBody(request.Input, body), request.IdempotencyKey, cancellationToken).ConfigureAwait(false);
             return ReadJobOrThrow(doc.RootElement, "POST /v1/models/" + request.Model + "/run");
         }
 
@@ -330,7 +330,23 @@ namespace Abstrakt.Api
             }
         }
 
-        private async Task<JsonDocument> SendAsync(HttpMethod method, string pathAndQuery, byte[]? body, string? idempotencyKey, CancellationToken cancellationToken)
+        /// <summary>A run's body: plain JSON, or JSON with a local image streamed in as a data URI (made afresh per attempt).</summary>
+        private static Func<HttpContent> RunBody(IReadOnlyDictionary<string, object?> input, Dictionary<string, object?> body)
+        {
+            var image = input.FirstOrDefault(p => p.Value is ImageInput { Path: not null });
+            if (image.Key is null)
+            {
+                var bytes = JsonValues.ToUtf8(body);
+                return () => new ByteArrayContent(bytes) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" } } };
+            }
+
+            var placeholder = "abstrakt-image-" + Guid.NewGuid().ToString("N");
+            body["input"] = input.ToDictionary(p => p.Key, p => p.Key == image.Key ? placeholder : p.Value, StringComparer.Ordinal);
+            var json = JsonValues.ToUtf8(body);
+            return () => new InlineImageContent(json, placeholder, (ImageInput)image.Value!);
+        }
+
+        private async Task<JsonDocument> SendAsync(HttpMethod method, string pathAndQuery, Func<HttpContent>? body, string? idempotencyKey, CancellationToken cancellationToken)
         {
             var requestName = method.Method + " " + pathAndQuery.Split('?')[0];
             var trace = CurrentTrace.Value;
@@ -372,7 +388,7 @@ namespace Abstrakt.Api
         /// </summary>
         internal static AsyncLocal<Action<string>?> CurrentTrace { get; } = new AsyncLocal<Action<string>?>();
 
-        private async Task<JsonDocument> SendOnceAsync(HttpMethod method, string pathAndQuery, string requestName, byte[]? body, string? idempotencyKey, RateTicket ticket, CancellationToken cancellationToken)
+        private async Task<JsonDocument> SendOnceAsync(HttpMethod method, string pathAndQuery, string requestName, Func<HttpContent>? body, string? idempotencyKey, RateTicket ticket, CancellationToken cancellationToken)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_options.RequestTimeout);
@@ -393,8 +409,7 @@ namespace Abstrakt.Api
 
                 if (body is not null)
                 {
-                    message.Content = new ByteArrayContent(body);
-                    message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+                    message.Content = body();
                 }
 
                 response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);

@@ -51,6 +51,9 @@ namespace Abstrakt.Api
         /// <summary>An item whose Id an earlier item of the same batch already has; it is not run.</summary>
         public const string DuplicateId = "DUPLICATE_ID";
 
+        /// <summary>An output named after its source image would replace an existing file (without -Force); this item fails.</summary>
+        public const string OutputExists = "OUTPUT_EXISTS";
+
         /// <summary>An error the engine did not foresee (a bug, or a value it cannot handle); this item fails.</summary>
         public const string Unexpected = "UNEXPECTED_FAILURE";
 
@@ -81,6 +84,7 @@ namespace Abstrakt.Api
                 case LocalIo:
                 case Unexpected:
                 case DuplicateId:
+                case OutputExists:
                     return ErrorKind.ItemFatal;
                 case RateLimited:
                 case ModelUnavailable:

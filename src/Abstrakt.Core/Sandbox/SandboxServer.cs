@@ -284,6 +284,18 @@ namespace Abstrakt.Sandbox
                     sync = false;
                 }
 
+                SandboxImage? image = null;
+                if (model.ImageField is string field && input.TryGetProperty(field, out var source) && source.ValueKind == JsonValueKind.String)
+                {
+                    var (decoded, problem) = await SandboxImages.ReadAsync(source.GetString()!, cancellationToken).ConfigureAwait(false);
+                    if (problem is not null)
+                    {
+                        return Error(400, ErrorCodes.InvalidInput, "input." + field + " " + problem + ".", Details("input." + field, problem));
+                    }
+
+                    image = decoded;
+                }
+
                 var idempotencyKey = request.Header("Idempotency-Key");
                 SandboxJob job;
                 if (idempotencyKey is not null && !_options.IgnoreIdempotencyKey)
@@ -293,7 +305,7 @@ namespace Abstrakt.Sandbox
                     var lazy = _byIdempotencyKey.GetOrAdd(account.Key + "\n" + idempotencyKey, _ => new Lazy<SandboxJob>(() =>
                     {
                         created = true;
-                        return CreateJob(account, model, input, webhook, idempotencyKey, out refusal)!;
+                        return CreateJob(account, model, input, webhook, idempotencyKey, image, out refusal)!;
                     }));
                     job = lazy.Value;
                     if (refusal is not null || job is null)
@@ -316,7 +328,7 @@ namespace Abstrakt.Sandbox
                 else
                 {
                     // An ignored key is still counted, so a test sees every job made for it.
-                    job = CreateJob(account, model, input, webhook, idempotencyKey, out var refusal)!;
+                    job = CreateJob(account, model, input, webhook, idempotencyKey, image, out var refusal)!;
                     if (refusal is not null)
                     {
                         return refusal;
@@ -332,7 +344,7 @@ namespace Abstrakt.Sandbox
             }
         }
 
-        private SandboxJob? CreateJob(SandboxAccount account, SandboxModel model, JsonElement input, Uri? webhook, string? idempotencyKey, out HttpResponseData? refusal)
+        private SandboxJob? CreateJob(SandboxAccount account, SandboxModel model, JsonElement input, Uri? webhook, string? idempotencyKey, SandboxImage? image, out HttpResponseData? refusal)
         {
             var problem = SandboxCatalog.Validate(model.Schema, input);
             if (problem is not null)
@@ -354,7 +366,9 @@ namespace Abstrakt.Sandbox
                 account.Credits -= cost; // reserved now, refunded on failure or cancel
             }
 
-            var (width, height) = model.Category == "video" ? (256, 144) : SandboxCatalog.ImageSize(input);
+            // An image-input model's output derives from its input: same size, or scaled (the upscaler).
+            var (width, height) = image is not null ? (image.Width * model.Scale, image.Height * model.Scale)
+                : model.Category == "video" ? (256, 144) : SandboxCatalog.ImageSize(input);
             var now = DateTimeOffset.UtcNow;
             var job = new SandboxJob
             {
@@ -374,6 +388,11 @@ namespace Abstrakt.Sandbox
             _jobs[job.Id] = job;
             PurgeExpiredWhenDue();
             Stats.Created(idempotencyKey);
+            if (image is not null)
+            {
+                Stats.InputImage(job.Id, image);
+            }
+
             refusal = null;
             _ = Task.Run(() => ProcessAsync(job));
             return job;
@@ -686,6 +705,7 @@ namespace Abstrakt.Sandbox
             {
                 "video" => new HttpResponseData { ContentType = "image/apng", Body = SyntheticMedia.AnimatedPng(job.Prompt, seed, job.Width, job.Height, 8) },
                 "audio" => new HttpResponseData { ContentType = "audio/wav", Body = SyntheticMedia.Wav(job.Prompt, seed, 1.0) },
+                _ when job.Model.Alpha => new HttpResponseData { ContentType = "image/png", Body = SyntheticMedia.PngWithAlpha(job.Prompt, seed, job.Width, job.Height) },
                 _ => new HttpResponseData { ContentType = "image/png", Body = SyntheticMedia.Png(job.Prompt, seed, job.Width, job.Height) },
             };
         }
@@ -711,6 +731,7 @@ namespace Abstrakt.Sandbox
                         ["webhooks_dropped"] = Stats.WebhooksDropped,
                         ["responses_by_status"] = Stats.ResponsesByStatus.ToDictionary(p => p.Key.ToString(CultureInfo.InvariantCulture), p => (object?)p.Value),
                         ["jobs_by_idempotency_key"] = Stats.JobsByIdempotencyKey.ToDictionary(p => p.Key, p => (object?)p.Value),
+                        ["input_images"] = Stats.InputImages.ToDictionary(p => p.Key, p => (object?)new Dictionary<string, object?> { ["width"] = p.Value.Width, ["height"] = p.Value.Height, ["media_type"] = p.Value.MediaType, ["sha256"] = p.Value.Sha256 }),
                     });
                 case "POST /_sandbox/expire":
                     ExpireAllJobs();
@@ -732,7 +753,7 @@ namespace Abstrakt.Sandbox
                 .ToList();
             return Json(200, new Dictionary<string, object?>
             {
-                ["models"] = matching.Skip(offset).Take(limit).Select(m => ModelJson(m, withSchema: false)).ToList(),
+                ["models"] = matching.Skip(offset).Take(limit).Select(m => ModelJson(m, withSchema: true)).ToList(),
                 ["total"] = matching.Count,
                 ["limit"] = limit,
                 ["offset"] = offset,

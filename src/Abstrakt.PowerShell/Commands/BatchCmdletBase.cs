@@ -52,6 +52,9 @@ namespace Abstrakt.PowerShell.Commands
         [Parameter]
         public SwitchParameter AllowPrivateOutputHost { get; set; }
 
+        /// <summary>Whether outputs named after their source images replace existing files (-Force, where a cmdlet offers it).</summary>
+        private protected virtual bool ReplaceOutputs => false;
+
         /// <summary>The activity shown on the progress bar.</summary>
         protected abstract string Activity { get; }
 
@@ -90,6 +93,7 @@ namespace Abstrakt.PowerShell.Commands
                 DefaultModel = DefaultModel,
                 OutputDirectory = OutputDirectory is null ? null : GetUnresolvedProviderPathFromPSPath(OutputDirectory),
                 AllowPrivateOutputHost = AllowPrivateOutputHost,
+                Force = ReplaceOutputs,
                 TraceRequests = VerboseWanted(),
             };
             Configure(options, connection);
@@ -165,9 +169,10 @@ namespace Abstrakt.PowerShell.Commands
         /// <param name="input">Extra inputs.</param>
         /// <param name="id">A stable id, or null.</param>
         /// <param name="source">The pipeline object, returned as TargetObject on failure.</param>
-        protected void Submit(string prompt, string? model, System.Collections.Generic.IReadOnlyDictionary<string, object?> input, string? id, object? source)
+        /// <param name="image">The source image for an image model, or null.</param>
+        private protected void Submit(string prompt, string? model, System.Collections.Generic.IReadOnlyDictionary<string, object?> input, string? id, object? source, ImageInput? image = null)
         {
-            var item = new WorkItem(++_nextIndex, prompt, model, input, id, source);
+            var item = new WorkItem(++_nextIndex, prompt, model, input, id, source, image);
             var runOn = model ?? DefaultModel;
             var outputs = CostEstimate.Outputs(input);
             if (WhatIfOnly)
@@ -193,6 +198,35 @@ namespace Abstrakt.PowerShell.Commands
                 // Backpressure: sleep until an event arrives, the input has room, or the batch ends.
                 _run.WhenReadyAsync(wantRoom: true).Wait();
                 Drain();
+            }
+        }
+
+        /// <summary>
+        /// The image an item names, checked before anything is sent: a missing, too large or non-image file is that
+        /// item's error (written here, its index skipped) and the batch goes on.
+        /// </summary>
+        /// <param name="reference">A path or URL, or null for none.</param>
+        /// <param name="target">The input item, the error's TargetObject.</param>
+        /// <param name="image">The image, or null when none was named.</param>
+        /// <returns>False when the image cannot be sent.</returns>
+        private protected bool TryImage(string? reference, object? target, out ImageInput? image)
+        {
+            image = null;
+            if (reference is null)
+            {
+                return true;
+            }
+
+            try
+            {
+                image = ImageReference.Resolve(this, reference);
+                return true;
+            }
+            catch (ImageInputException ex)
+            {
+                SkipIndex();
+                WriteError(ImageReference.Error(ex, target));
+                return false;
             }
         }
 
@@ -413,6 +447,7 @@ namespace Abstrakt.PowerShell.Commands
             ErrorCodes.DiskFull => "DiskFull",
             ErrorCodes.Unexpected => "UnexpectedFailure",
             ErrorCodes.DuplicateId => "DuplicateId",
+            ErrorCodes.OutputExists => "OutputExists",
             _ => "TransportFault",
         };
 
@@ -428,6 +463,7 @@ namespace Abstrakt.PowerShell.Commands
                 : error.Code is ErrorCodes.Transport or ErrorCodes.Unreachable ? ErrorCategory.ConnectionError
                 : error.Code is ErrorCodes.LocalIo or ErrorCodes.DiskFull ? ErrorCategory.WriteError
                 : error.Code is ErrorCodes.DuplicateId ? ErrorCategory.InvalidArgument
+                : error.Code is ErrorCodes.OutputExists ? ErrorCategory.ResourceExists
                 : ErrorCategory.InvalidResult,
         };
     }

@@ -2,6 +2,7 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Management.Automation;
 using System.Security;
 using Abstrakt.Api;
@@ -30,6 +31,23 @@ namespace Abstrakt.PowerShell.Commands
         [Parameter(ParameterSetName = "File", Mandatory = true)]
         [ValidateNotNullOrEmpty]
         public string? InputFile { get; set; }
+
+        /// <summary>Image files to run, one item each; wildcards are expanded.</summary>
+        [Parameter(ParameterSetName = "Path", Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
+        public string[]? Path { get; set; }
+
+        /// <summary>Image files to run, one item each, taken exactly as written (no wildcards).</summary>
+        [Parameter(ParameterSetName = "LiteralPath", Mandatory = true)]
+        [Alias("PSPath")]
+        [ValidateNotNullOrEmpty]
+        public string[]? LiteralPath { get; set; }
+
+        /// <summary>The prompt of items that carry none: images from the pipeline or -Path, for a model such as image-to-image.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? Prompt { get; set; }
 
         /// <summary>How many items the pipeline will bring, so progress shows a percentage and time left before the input ends.</summary>
         [Parameter(ParameterSetName = "Pipeline")]
@@ -84,6 +102,13 @@ namespace Abstrakt.PowerShell.Commands
 
         /// <inheritdoc/>
         protected override string Activity => "abstrakt batch (" + Model + ")";
+
+        /// <summary>Replace existing files when outputs are named after their source images; without it such an item fails instead.</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        /// <inheritdoc/>
+        private protected override bool ReplaceOutputs => Force;
 
         /// <inheritdoc/>
         protected override string DefaultModel => Model;
@@ -187,6 +212,13 @@ namespace Abstrakt.PowerShell.Commands
                     }
                 }
             }
+            else if (Path is not null || LiteralPath is not null)
+            {
+                foreach (var file in ImageReference.Files(this, Path, LiteralPath))
+                {
+                    Read(PSObject.AsPSObject(new FileInfo(file)));
+                }
+            }
             else
             {
                 foreach (var item in ItemReader.Items(InputObject))
@@ -208,7 +240,11 @@ namespace Abstrakt.PowerShell.Commands
                 return;
             }
 
-            WarnUnboundColumns(obj, ItemReader.Binds, "Prompt (or Text), Model, Id (or Name), ImageSize, NumImages, Seed, Image (or Path, ImageUrl)");
+            if (!ImageReference.IsFile(obj))
+            {
+                WarnUnboundColumns(obj, ItemReader.Binds, "Prompt (or Text), Model, Id (or Name), ImageSize, NumImages, Seed, Image (or Path, ImageUrl)");
+            }
+
             ItemFields item;
             try
             {
@@ -221,7 +257,17 @@ namespace Abstrakt.PowerShell.Commands
                 return;
             }
 
-            if (string.IsNullOrWhiteSpace(item.Prompt))
+            if (item.Image is not null && string.IsNullOrWhiteSpace(item.Prompt))
+            {
+                item.Prompt = Prompt ?? string.Empty;
+            }
+
+            if (!TryImage(item.Image, obj, out var image))
+            {
+                return;
+            }
+
+            if (string.IsNullOrWhiteSpace(item.Prompt) && image is null)
             {
                 Reject(ErrorIds.EmptyPrompt, ItemReader.IsRow(obj) ? "A pipeline item has no prompt: give it a Prompt (or Text) column." : "A pipeline item has an empty prompt.", obj);
             }
@@ -231,7 +277,7 @@ namespace Abstrakt.PowerShell.Commands
             }
             else
             {
-                Submit(item.Prompt, item.Model, item.Input, item.Id, obj);
+                Submit(item.Prompt, item.Model, item.Input, item.Id, obj, image);
             }
         }
 
