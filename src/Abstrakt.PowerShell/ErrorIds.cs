@@ -9,16 +9,9 @@ namespace Abstrakt.PowerShell
         public const string ImageTooLarge = ItemFailed + ".ImageTooLarge";
         public const string NotAnImage = ItemFailed + ".NotAnImage";
         public const string Unauthorized = "AbstraktUnauthorized";
-        public const string Forbidden = "AbstraktForbidden";
-        public const string QuotaExceeded = "AbstraktQuotaExceeded";
-        public const string ModelNotFound = "AbstraktModelNotFound";
-        public const string JobNotFound = "AbstraktJobNotFound";
         public const string JobNotCancellable = "AbstraktJobNotCancellable";
         public const string InvalidInput = "AbstraktInvalidInput";
         public const string WrongModelKind = "AbstraktWrongModelKind";
-        public const string RateLimited = "AbstraktRateLimited";
-        public const string Transport = "AbstraktTransportFault";
-        public const string Timeout = "AbstraktTimeout";
         public const string EmptyPrompt = "AbstraktEmptyPrompt";
         public const string NullInput = "AbstraktNullInput";
         public const string InvalidEndpoint = "AbstraktInvalidEndpoint";
@@ -28,7 +21,6 @@ namespace Abstrakt.PowerShell
         public const string JournalCorrupt = "AbstraktJournalCorrupt";
         public const string JournalDiffers = "AbstraktJournalDiffers";
         public const string JournalInUse = "AbstraktJournalInUse";
-        public const string NoSandbox = "AbstraktNoSandbox";
         public const string ResumeNeedsJournal = "AbstraktResumeNeedsJournal";
         public const string WebhookSecretMissing = "AbstraktWebhookSecretMissing";
         public const string WebhookListenerFailed = "AbstraktWebhookListenerFailed";

@@ -299,7 +299,7 @@ namespace Abstrakt.PowerShell.Commands
             WriteVerbose($"Batch summary: {summary.Done} done, {summary.Failed} failed, {summary.Retries} retries, {summary.CreditsUsed} credits, {summary.Elapsed.TotalSeconds:0.0} s.");
             if (_run.Completion.IsFaulted && _run.Completion.Exception?.InnerException is BatchFatalException fatal)
             {
-                ThrowTerminatingError(FatalRecord(fatal, DefaultModel));
+                ThrowTerminatingError(ApiErrors.FatalRecord(fatal, DefaultModel));
             }
         }
 
@@ -380,92 +380,7 @@ namespace Abstrakt.PowerShell.Commands
 
         private static string Shorten(string text) => text.Length <= 60 ? text : text.Substring(0, 60) + "…";
 
-        private ErrorRecord ItemRecord(ItemFailed failed) => ItemRecord($"Item {failed.Item.Label}", failed.Error, failed.Item.Source ?? failed.Item.Prompt, failed.Item.Model ?? DefaultModel);
-
-        /// <summary>A failed item or job as a non-terminating error: AbstraktItemFailed.&lt;Reason&gt;, with the input as target.</summary>
-        internal static ErrorRecord ItemRecord(string subject, AbstraktApiException error, object? target, string? model = null)
-        {
-            var record = new ErrorRecord(
-                new AbstraktItemException($"{subject} failed ({error.Code}): {Message(error, model)}", error),
-                ErrorIds.ItemFailed + "." + IdFor(error.Code),
-                CategoryFor(error),
-                target);
-            if (error.Kind == ErrorKind.ItemFatal && error.Code == ErrorCodes.InvalidInput)
-            {
-                record.ErrorDetails = new ErrorDetails(record.Exception.Message) { RecommendedAction = "Fix the item's input; Get-AbstraktModel -Id <model> shows the model's input schema." };
-            }
-
-            return record;
-        }
-
-        /// <summary>What the user reads for an API failure: the service's message, except for an unknown model, which gets a "did you mean".</summary>
-        /// <param name="error">The failure.</param>
-        /// <param name="model">The model the request named, when known.</param>
-        /// <returns>The message.</returns>
-        internal static string Message(AbstraktApiException error, string? model) =>
-            error.Code == ErrorCodes.ModelNotFound && model is not null ? ModelCompleter.UnknownModel(model) : error.Message;
-
-        internal static ErrorRecord FatalRecord(BatchFatalException fatal, string model)
-        {
-            var api = fatal.ApiError;
-            var id = api is null ? ErrorIds.JournalDiffers : ErrorIds.BatchFatal + "." + IdFor(api.Code);
-            var record = new ErrorRecord(fatal, id, api is null ? ErrorCategory.InvalidData : CategoryFor(api), null)
-            {
-                ErrorDetails = new ErrorDetails(api?.Code == ErrorCodes.ModelNotFound ? Message(api, model) : fatal.Message)
-                {
-                    RecommendedAction = api?.Code switch
-                    {
-                        ErrorCodes.Unauthorized => "Check the key: Connect-Abstrakt -ApiKey (Read-Host -AsSecureString). The journal, if any, can be resumed.",
-                        ErrorCodes.QuotaExceeded => "Add credits to the account, then resume the batch with -Resume.",
-                        ErrorCodes.ModelNotFound => "List models with Get-AbstraktModel.",
-                        ErrorCodes.Unreachable => "Check the endpoint (Connect-Abstrakt -Endpoint) and the network, then resume the batch with -Resume.",
-                        ErrorCodes.DiskFull => "Free space on the disk that holds the output directory and the journal, then resume the batch with -Resume.",
-                        _ => "Resume the batch with -Resume once the cause is fixed.",
-                    },
-                },
-            };
-            return record;
-        }
-
-        internal static string IdFor(string code) => code switch
-        {
-            ErrorCodes.Unauthorized => "Unauthorized",
-            ErrorCodes.Forbidden => "Forbidden",
-            ErrorCodes.QuotaExceeded => "QuotaExceeded",
-            ErrorCodes.RateLimited => "RateLimited",
-            ErrorCodes.InvalidInput => "InvalidInput",
-            ErrorCodes.ModelNotFound => "ModelNotFound",
-            ErrorCodes.JobNotFound => "JobNotFound",
-            ErrorCodes.ModelUnavailable => "ModelUnavailable",
-            ErrorCodes.InferenceFailed => "InferenceFailed",
-            ErrorCodes.ProviderFailure => "ProviderFailure",
-            ErrorCodes.Timeout => "Timeout",
-            ErrorCodes.Deadline => "DeadlineExceeded",
-            ErrorCodes.BadResponse => "BadResponse",
-            ErrorCodes.Unreachable => "EndpointUnreachable",
-            ErrorCodes.LocalIo => "LocalIoFailure",
-            ErrorCodes.DiskFull => "DiskFull",
-            ErrorCodes.Unexpected => "UnexpectedFailure",
-            ErrorCodes.DuplicateId => "DuplicateId",
-            ErrorCodes.OutputExists => "OutputExists",
-            _ => "TransportFault",
-        };
-
-        internal static ErrorCategory CategoryFor(AbstraktApiException error) => error.StatusCode switch
-        {
-            401 => ErrorCategory.AuthenticationError,
-            403 => ErrorCategory.PermissionDenied,
-            402 => ErrorCategory.QuotaExceeded,
-            404 => ErrorCategory.ObjectNotFound,
-            429 => ErrorCategory.LimitsExceeded,
-            400 => ErrorCategory.InvalidArgument,
-            _ => error.Code is ErrorCodes.Deadline or ErrorCodes.Timeout ? ErrorCategory.OperationTimeout
-                : error.Code is ErrorCodes.Transport or ErrorCodes.Unreachable ? ErrorCategory.ConnectionError
-                : error.Code is ErrorCodes.LocalIo or ErrorCodes.DiskFull ? ErrorCategory.WriteError
-                : error.Code is ErrorCodes.DuplicateId ? ErrorCategory.InvalidArgument
-                : error.Code is ErrorCodes.OutputExists ? ErrorCategory.ResourceExists
-                : ErrorCategory.InvalidResult,
-        };
+        private ErrorRecord ItemRecord(ItemFailed failed) => ApiErrors.ItemRecord($"Item {failed.Item.Label}", failed.Error, failed.Item.Source ?? failed.Item.Prompt, failed.Item.Model ?? DefaultModel);
     }
 
     /// <summary>The exception carried by an item's error record; its inner exception is the API failure.</summary>

@@ -115,7 +115,7 @@ namespace Abstrakt.PowerShell.Commands
                 connection.Dispose();
                 if (ex is AggregateException { InnerException: AbstraktApiException api })
                 {
-                    ThrowTerminatingError(new ErrorRecord(api, "Abstrakt" + BatchCmdletBase.IdFor(api.Code), BatchCmdletBase.CategoryFor(api), Endpoint)
+                    ThrowTerminatingError(new ErrorRecord(api, "Abstrakt" + ApiErrors.IdFor(api.Code), ApiErrors.CategoryFor(api), Endpoint)
                     {
                         ErrorDetails = new ErrorDetails($"The key check against {Endpoint} failed ({api.Code}): {api.Message}")
                         {
