@@ -62,7 +62,7 @@ namespace Abstrakt.Api
             _authorization = options.ApiKey?.Reveal();
             Gate = new RateGate(options.Time, options.Plan is AbstraktPlan plan ? Plans.RequestsPerMinute(plan) : 0);
 
-            var handler = new HttpClientHandler
+            var handler = options.Handler ?? new HttpClientHandler
             {
                 MaxConnectionsPerServer = Math.Max(2, options.MaxConnections),
                 AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate,

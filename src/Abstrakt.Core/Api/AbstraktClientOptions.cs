@@ -49,6 +49,11 @@ namespace Abstrakt.Api
 
         /// <summary>The clock, injected so tests never sleep.</summary>
         public TimeProvider Time { get; set; } = TimeProvider.System;
+
+        /// <summary>The innermost HTTP handler: what sends the bytes. Tests give a fake one, so the client's logic runs without sockets.</summary>
+        /// <value>The default value is null: an <see cref="System.Net.Http.HttpClientHandler"/> with <see cref="MaxConnections"/>, no redirects and no cookies.</value>
+        /// <remarks>The client owns and disposes the handler.</remarks>
+        public System.Net.Http.HttpMessageHandler? Handler { get; set; }
     }
 
     /// <summary>A key or secret that never shows itself in ToString, logs or exceptions.</summary>
