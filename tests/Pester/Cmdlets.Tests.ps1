@@ -65,6 +65,12 @@ Describe 'Start-AbstraktBatch' {
         $failed[0].TargetObject.Prompt | Should -Be 'too many'
     }
 
+    It 'runs an item whose Id is not ASCII (the Id never goes raw into a header)' {
+        $result = [pscustomobject]@{ Id = 'café Ünïcode'; Prompt = 'a croissant' } | Start-AbstraktBatch
+        $result.Status | Should -Be 'Completed'
+        $result.Id | Should -Be 'café Ünïcode'
+    }
+
     It 'runs the failed items again when their targets are piped back in' {
         $null = [pscustomobject]@{ Prompt = 'again'; NumImages = 9 } | Start-AbstraktBatch -ErrorVariable failed -ErrorAction SilentlyContinue
         $fixed = $failed.TargetObject | Select-Object Prompt, @{ n = 'NumImages'; e = { 1 } }

@@ -142,6 +142,38 @@ Describe 'Image inputs' {
         $size.Width, $size.Height | Should -Be 12, 10
     }
 
+    It 'refuses a taken output before paying for its job' {
+        $sandbox = Start-FreshSandbox
+        $photos = New-Folder rerun
+        $null = New-TestPng (Join-Path $photos 'IMG_0001.png') -Width 6 -Height 5 -Seed 1
+        $null = New-TestPng (Join-Path $photos 'IMG_0002.png') -Width 7 -Height 5 -Seed 2
+        $out = New-Folder rerun-out
+        $null = Get-ChildItem $photos | Start-AbstraktBatch -Model image-upscaler -OutputDirectory $out
+        $created = (Get-SandboxStats $sandbox).jobs_created
+
+        $again = @(Get-ChildItem $photos | Start-AbstraktBatch -Model image-upscaler -OutputDirectory $out -ErrorVariable failed -ErrorAction SilentlyContinue)
+
+        $again.Count | Should -Be 0
+        @($failed | Where-Object FullyQualifiedErrorId -like 'AbstraktItemFailed.OutputExists,*').Count | Should -Be 2
+        (Get-SandboxStats $sandbox).jobs_created | Should -Be $created -Because 'a re-run without -Force must not pay for outputs it will not write'
+    }
+
+    It 'gives images of the same name from two folders two outputs, none lost' {
+        $null = Start-FreshSandbox
+        $root = New-Folder two-folders
+        $a = New-TestPng (Join-Path (New-Item -ItemType Directory (Join-Path $root 'a')) 'IMG.png') -Width 5 -Height 4 -Seed 1
+        $b = New-TestPng (Join-Path (New-Item -ItemType Directory (Join-Path $root 'b')) 'IMG.png') -Width 9 -Height 3 -Seed 2
+        $out = New-Folder two-folders-out
+
+        $results = @(Get-ChildItem $root -Recurse -File | Start-AbstraktBatch -Model image-upscaler -OutputDirectory $out)
+
+        $results.Count | Should -Be 2
+        ($results.File | Sort-Object -Unique).Count | Should -Be 2
+        $sizes = $results | ForEach-Object { $s = Get-PngSize $_.File; "$($s.Width)x$($s.Height)" } | Sort-Object
+        $sizes | Should -Be '10x8', '18x6'
+        (Get-ChildItem $out -File).Count | Should -Be 2
+    }
+
     It 'numbers the outputs of an item with several (IMG_0042-1.png, IMG_0042-2.png)' {
         $null = Start-FreshSandbox
         $photos = New-Folder many

@@ -41,6 +41,8 @@ namespace Abstrakt.Engine
         // cancel, their job ids are learned by asking again with the same Idempotency-Key and sync:false.
         private readonly ConcurrentDictionary<string, (WorkItem Item, RunRequest Request, int Resubmissions)> _creating = new ConcurrentDictionary<string, (WorkItem, RunRequest, int)>(StringComparer.Ordinal);
         // Ids the caller gave, with the index of the first item that had each: a repeat is that item's error.
+        private readonly ConcurrentDictionary<string, string> _sourceStems = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, string> _stemOwners = new ConcurrentDictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         private readonly ConcurrentDictionary<string, long> _givenIds = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _imageFields = new ConcurrentDictionary<string, Lazy<Task<string>>>(StringComparer.OrdinalIgnoreCase);
         private readonly string _batchId;
@@ -203,6 +205,8 @@ namespace Abstrakt.Engine
                 _givenIds.GetOrAdd(item.Id, item.Index);
             }
 
+            ClaimSourceStem(item);
+
             if (!_input.Writer.TryWrite(item))
             {
                 return false;
@@ -211,6 +215,24 @@ namespace Abstrakt.Engine
             Interlocked.Increment(ref _accepted);
             return true;
         }
+
+        /// <summary>
+        /// Gives an image item its output name, in input order: its source's file name, or, when an earlier item of the batch
+        /// has that name already (IMG.png from two folders), the name and the start of its content hash, so no output is
+        /// lost to another. File names are compared without case, as Windows and macOS do.
+        /// </summary>
+        private void ClaimSourceStem(WorkItem item)
+        {
+            if (OutputFiles.SourceStemOf(item) is not string stem || _sourceStems.ContainsKey(item.Id))
+            {
+                return;
+            }
+
+            var owner = _stemOwners.GetOrAdd(stem, item.Id);
+            _sourceStems[item.Id] = owner == item.Id ? stem : stem + "-" + (item.Image!.Sha256 ?? item.Id).Substring(0, 8);
+        }
+
+        private string? SourceStemFor(WorkItem item) => _sourceStems.TryGetValue(item.Id, out var stem) ? stem : null;
 
         /// <summary>Says that no more items will come; the batch ends when the queued ones are done.</summary>
         public void CompleteInput()
@@ -505,6 +527,19 @@ namespace Abstrakt.Engine
             return true;
         }
 
+        /// <summary>
+        /// Before paying for a job: a source-named output already in the folder (a re-run without -Force) would be refused
+        /// after the download, so refuse it now. Only for a new job: a re-attached one may have written that file itself.
+        /// </summary>
+        private void RefuseATakenOutput(WorkItem item)
+        {
+            if (_options.OutputDirectory is string directory && !_options.Force && SourceStemFor(item) is string stem
+                && OutputFiles.ExistingSourceOutput(directory, stem) is string taken)
+            {
+                throw new AbstraktApiException(ErrorCodes.OutputExists, $"The output '{taken}' already exists; nothing was sent (add -Force to replace it).");
+            }
+        }
+
         /// <summary>One attempt: create (or re-attach), wait for the job to end, download its outputs.</summary>
         private async Task<ItemCompleted> AttemptAsync(WorkItem item, ItemState state, CancellationToken token)
         {
@@ -528,6 +563,7 @@ namespace Abstrakt.Engine
             }
             else
             {
+                RefuseATakenOutput(item);
                 job = await CreateAsync(item, model, state, token).ConfigureAwait(false);
             }
 
@@ -563,7 +599,7 @@ namespace Abstrakt.Engine
             }
 
             _unfinishedJobs.TryRemove(item.Id, out _);
-            var files = _options.OutputDirectory is null ? Array.Empty<string>() : await OutputFiles.DownloadAsync(_client, _options.OutputDirectory, OutputFiles.NameFor(item, _options.Force), job, _options.AllowPrivateOutputHost, stage => Inject(stage, item), token).ConfigureAwait(false);
+            var files = _options.OutputDirectory is null ? Array.Empty<string>() : await OutputFiles.DownloadAsync(_client, _options.OutputDirectory, OutputFiles.NameFor(item, SourceStemFor(item), _options.Force), job, _options.AllowPrivateOutputHost, stage => Inject(stage, item), token).ConfigureAwait(false);
             return new ItemCompleted
             {
                 Item = item,
@@ -597,7 +633,8 @@ namespace Abstrakt.Engine
 
             // Same item, same key: a create whose outcome is unknown is retried without creating a second job.
             // The key holds the canonical input too, so two different inputs can never share one job.
-            var key = _batchId + ":" + item.Id + ":" + CanonicalHash(model, input) + (state.Resubmissions > 0 ? ":" + state.Resubmissions : string.Empty);
+            // A header holds ASCII only: an id such as 'café' goes in as its hash.
+            var key = _batchId + ":" + HeaderSafe(item.Id) + ":" + CanonicalHash(model, input) + (state.Resubmissions > 0 ? ":" + state.Resubmissions : string.Empty);
             var request = new RunRequest { Model = model, Input = input, IdempotencyKey = key, WebhookUrl = _options.WebhookUrl };
             JobInfo job;
             _creating[item.Id] = (item, request, state.Resubmissions);
@@ -808,6 +845,10 @@ namespace Abstrakt.Engine
         /// <summary>A hash of what is sent: the model and the input with its keys in ordinal order.</summary>
         private static string CanonicalHash(string model, Dictionary<string, object?> input) =>
             WorkItem.Hash(model + "\n" + System.Text.Encoding.UTF8.GetString(JsonValues.ToUtf8(new SortedDictionary<string, object?>(input, StringComparer.Ordinal))), 8);
+
+        /// <summary>An id as it may stand in a header: itself when plain printable ASCII, else a hash of it.</summary>
+        private static string HeaderSafe(string id) =>
+            id.All(c => c > ' ' && c < 127 && c != ':') ? id : "h" + WorkItem.Hash(id, 8);
 
         private static string Short(string text) => text.Length <= 40 ? text : text.Substring(0, 40) + "…";
 

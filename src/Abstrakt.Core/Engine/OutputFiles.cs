@@ -64,12 +64,27 @@ namespace Abstrakt.Engine
 
         /// <summary>How an item's outputs are named: after its source image's file name when it has one, else <see cref="Stem"/> and the job id.</summary>
         /// <param name="item">The item.</param>
+        /// <param name="sourceStem">The source-named stem the batch gave the item (<see cref="SourceStemOf"/>, made unique), or null.</param>
         /// <param name="force">Replace a file already at a source-named output's path.</param>
         /// <returns>The naming.</returns>
-        internal static OutputName NameFor(WorkItem item, bool force) =>
-            item.Image?.Path is string source && !item.IdGiven
-                ? new OutputName(SourceStem(source), WithJobId: false, force ? ExistingOutput.Replace : ExistingOutput.Refuse)
+        internal static OutputName NameFor(WorkItem item, string? sourceStem, bool force) =>
+            sourceStem is not null
+                ? new OutputName(sourceStem, WithJobId: false, force ? ExistingOutput.Replace : ExistingOutput.Refuse)
                 : new OutputName(Stem(item), WithJobId: true, ExistingOutput.Keep);
+
+        /// <summary>The stem an image item's outputs take from its source file (IMG_0042), or null for an item named otherwise.</summary>
+        /// <param name="item">The item.</param>
+        /// <returns>The stem, or null.</returns>
+        internal static string? SourceStemOf(WorkItem item) => item.Image?.Path is string source && !item.IdGiven ? SourceStem(source) : null;
+
+        /// <summary>A source-named output already in <paramref name="directory"/> (<c>{stem}.*</c>, or the first of several), or null.</summary>
+        /// <param name="directory">The output directory.</param>
+        /// <param name="stem">The source-named stem.</param>
+        /// <returns>The existing file, or null.</returns>
+        internal static string? ExistingSourceOutput(string directory, string stem) =>
+            Directory.Exists(directory)
+                ? Directory.EnumerateFiles(directory, stem + ".*").Concat(Directory.EnumerateFiles(directory, stem + "-1.*")).FirstOrDefault(f => !f.Contains(".part-"))
+                : null;
 
         /// <summary>A source file's name without its extension, with only letters, digits, '-', '_' and '.' kept (others become '-').</summary>
         private static string SourceStem(string path)
