@@ -66,6 +66,17 @@ Describe 'Faults' {
         $verbose -like '*retry 1 of 10 in*' | Should -Not -BeNullOrEmpty
     }
 
+    It 'cancels the job of an item that gives up on it (its deadline passed), so it is not billed' {
+        # Video jobs take seconds here and creates answer 202 at once; a one-second deadline gives up while polling.
+        $sandbox = Start-AbstraktSandbox -LatencyScale 0.2 -SyncTimeoutSec 0.05 -Tier Unlimited
+        $null = 1..3 | ForEach-Object { @{ prompt = "clip $_" } } | Invoke-AbstraktModel minimax-video -TimeoutSec 1 -ErrorVariable failed -ErrorAction SilentlyContinue
+        @($failed | Where-Object FullyQualifiedErrorId -like 'AbstraktItemFailed.DeadlineExceeded,*').Count | Should -Be 3
+        $stats = Get-SandboxStats $sandbox
+        $stats.jobs_created | Should -Be 3
+        $stats.jobs_cancelled | Should -Be 3
+        $stats.credits_charged | Should -Be 0
+    }
+
     It 'stops dispatching and cancels running jobs when downstream takes the first three' {
         # flux-dev takes about 2 s here, so jobs are still running when Select-Object ends the pipeline.
         $sandbox = Start-AbstraktSandbox -LatencyScale 0.5 -Tier Unlimited

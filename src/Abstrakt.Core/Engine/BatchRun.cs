@@ -697,7 +697,13 @@ namespace Abstrakt.Engine
         /// <summary>Reports a failed item.</summary>
         private async Task FailAsync(WorkItem item, ItemState state, AbstraktApiException error, bool journal = true)
         {
-            _unfinishedJobs.TryRemove(item.Id, out _);
+            if (_unfinishedJobs.TryRemove(item.Id, out var running))
+            {
+                // The item gives up on a job that is still running (its deadline passed, its polls kept failing): left
+                // alone it would finish and be billed for nothing. Cancelled jobs are not charged.
+                using var budget = new CancellationTokenSource(CancelBudget);
+                await CancelRemoteAsync(item, running.JobId, null, budget.Token).ConfigureAwait(false);
+            }
             try
             {
                 if (journal)
@@ -786,10 +792,13 @@ namespace Abstrakt.Engine
             }
         }
 
+        /// <summary>How long cancelling remote jobs may take, so a stop or a failure never waits on a slow service.</summary>
+        private static readonly TimeSpan CancelBudget = TimeSpan.FromSeconds(1.5);
+
         /// <summary>Cancels the remote jobs this batch created and did not see finish (cancelled jobs are not charged).</summary>
         private async Task CancelUnfinishedJobsAsync()
         {
-            using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(1.5));
+            using var budget = new CancellationTokenSource(CancelBudget);
             var cancels = _unfinishedJobs.Values.Select(p => CancelRemoteAsync(p.Item, p.JobId, null, budget.Token))
                 .Concat(_creating.Values.ToList().Select(p => CancelRemoteAsync(p.Item, null, (p.Request, p.Resubmissions), budget.Token)));
             await Task.WhenAll(cancels).ConfigureAwait(false);
