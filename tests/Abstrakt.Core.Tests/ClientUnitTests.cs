@@ -102,6 +102,40 @@ public sealed class ClientUnitTests
     }
 
     [Fact]
+    public async Task WaitForJob_RidesOutPassingFaultsBetweenPolls()
+    {
+        const string Processing = """{"job_id":"job_1","status":"processing","model_id":"flux-schnell"}""";
+        var handler = new FakeHandler(
+            Answer((HttpStatusCode)503, """{"error":{"code":"MODEL_UNAVAILABLE","message":"down"}}"""),
+            Answer(HttpStatusCode.OK, Processing),
+            Answer((HttpStatusCode)502, "<html>Bad gateway</html>"),
+            Answer(HttpStatusCode.OK, Job));
+        using var client = new AbstraktClient(new AbstraktClientOptions
+        {
+            Endpoint = new Uri("https://api.abstrakt.test"), Handler = handler, Time = _time, PollInitialDelay = TimeSpan.Zero,
+        });
+
+        var job = await client.WaitForJobAsync("job_1").WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(JobStatus.Completed, job.Status);
+        Assert.Equal(4, handler.Sent.Count);
+    }
+
+    [Fact]
+    public async Task WaitForJob_ReportsAFaultThatDoesNotPass()
+    {
+        var answers = Enumerable.Range(0, 6).Select(_ => Answer((HttpStatusCode)503, """{"error":{"code":"MODEL_UNAVAILABLE","message":"down"}}""")).ToArray();
+        using var client = new AbstraktClient(new AbstraktClientOptions
+        {
+            Endpoint = new Uri("https://api.abstrakt.test"), Handler = new FakeHandler(answers), Time = _time, PollInitialDelay = TimeSpan.Zero,
+        });
+
+        var error = await Assert.ThrowsAsync<AbstraktApiException>(() => client.WaitForJobAsync("job_1").WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(ErrorCodes.ModelUnavailable, error.Code);
+    }
+
+    [Fact]
     public async Task RateHeaders_AreLearntFromAnyAnswer()
     {
         var reset = _time.GetUtcNow().AddSeconds(60).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);

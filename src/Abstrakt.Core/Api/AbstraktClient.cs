@@ -44,6 +44,9 @@ namespace Abstrakt.Api
         /// <summary>The longest delay a server's hint can impose; a larger (or absurd) hint is cut to this.</summary>
         internal static readonly TimeSpan MaxServerDelay = TimeSpan.FromMinutes(5);
 
+        /// <summary>Transient faults in a row that a wait for a job rides out before it reports the last one.</summary>
+        private const int MaxPollFaultsInARow = 5;
+
         private readonly HttpClient _http;
         private readonly AbstraktClientOptions _options;
         private readonly string _basePath;
@@ -174,9 +177,22 @@ namespace Abstrakt.Api
         public async Task<JobInfo> WaitForJobAsync(string jobId, IProgress<JobInfo>? progress, CancellationToken cancellationToken)
         {
             var delay = _options.PollInitialDelay;
+            var faults = 0;
             while (true)
             {
-                var job = await GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
+                JobInfo job;
+                try
+                {
+                    job = await GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
+                    faults = 0;
+                }
+                catch (AbstraktApiException ex) when (ex.Kind == ErrorKind.Retryable && ++faults <= MaxPollFaultsInARow)
+                {
+                    // A poll is a read: a passing fault says nothing about the job, so ask again after the next interval.
+                    await _options.Time.Delay(ex.RetryAfter is TimeSpan hint && hint > delay ? hint : delay, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
                 progress?.Report(job);
                 if (job.IsTerminal)
                 {
