@@ -154,6 +154,10 @@ Describe 'Invoke-AbstraktImage' {
         ('a fox', 'an owl' | Invoke-AbstraktImage).Prompt | Sort-Object | Should -Be 'a fox', 'an owl'
     }
 
+    It 'takes an image size in any case, as PowerShell users type it' {
+        (Invoke-AbstraktImage 'a square one' -ImageSize SQUARE).Status | Should -Be 'Completed'
+    }
+
     It 'rejects an unknown image size by parameter validation, before anything is sent' {
         $before = (Get-SandboxStats $sandbox).requests_total
         { Invoke-AbstraktImage 'x' -ImageSize huge } | Should -Throw -ErrorId 'ParameterArgumentValidationError,*'
@@ -228,6 +232,11 @@ Describe 'Stop-AbstraktJob' {
 Describe 'Get-AbstraktModel' {
     It 'lists the catalogue' {
         (Get-AbstraktModel).Id | Should -Contain 'flux-schnell'
+    }
+
+    It 'shows every model id whole in its table at 80 columns, so it can be copied' {
+        $text = Get-AbstraktModel | Out-String -Width 80
+        foreach ($id in (Get-AbstraktModel).Id) { $text | Should -Match "(?m)^$([regex]::Escape($id)) " }
     }
 
     It 'filters by category and shows one model''s price' {

@@ -191,7 +191,8 @@ namespace Abstrakt.PowerShell.Commands
             var input = new Dictionary<string, object?>();
             if (ImageSize is not null)
             {
-                input["image_size"] = ImageSize;
+                // Validated without case, as PowerShell users type; the service knows the lowercase names only.
+                input["image_size"] = ImageSize.ToLowerInvariant();
             }
 
             if (NumImages is int n)
