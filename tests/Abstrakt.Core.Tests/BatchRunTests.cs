@@ -246,6 +246,53 @@ public sealed class BatchRunTests : IDisposable
     }
 
     [Fact]
+    public async Task Resume_TenThousandJournaledItemsIntoALateConsumer_DeliversEveryResult()
+    {
+        // Replayed results used to be written with TryWrite into the bounded event channel: a consumer that
+        // started late got about a channel's worth (1,024) of them while the progress said all were done.
+        const int count = 10_000;
+        var journalPath = Path.Combine(_dir, "replay.jsonl");
+        var items = Prompts(count).ToList();
+        using (var journal = Journal.Open(journalPath, resume: false, new BatchOptions().DefaultModel))
+        {
+            foreach (var item in items)
+            {
+                journal.Accepted(item);
+                journal.Completed(new ItemCompleted { Item = item, Model = "flux-schnell", JobId = "job-" + item.Index, CreditsUsed = 1 });
+            }
+        }
+
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited });
+        using var client = ClientFor(sandbox);
+        using var run = BatchRun.Start(client, new BatchOptions { ThrottleLimit = 8, JournalPath = journalPath, Resume = true });
+        var feeder = Task.Run(async () =>
+        {
+            foreach (var item in items)
+            {
+                await run.AddAsync(item);
+            }
+
+            run.CompleteInput();
+        });
+
+        // The consumer starts late: by now the engine has replayed as much as the channel would take.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var completed = 0;
+        await foreach (var e in run.Events.ReadAllAsync())
+        {
+            if (e is ItemCompleted { FromJournal: true })
+            {
+                completed++;
+            }
+        }
+
+        await feeder;
+        await run.Completion;
+        Assert.Equal(count, completed);
+        Assert.Equal(0, sandbox.Stats.JobsCreated);
+    }
+
+    [Fact]
     public async Task Resume_WithDifferentInput_IsAnErrorThatSaysWhatDiffers()
     {
         using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited });

@@ -397,7 +397,7 @@ namespace Abstrakt.Engine
                     return;
                 }
 
-                if (!Resume(item, state))
+                if (!await ResumeAsync(item, state).ConfigureAwait(false))
                 {
                     return;
                 }
@@ -457,7 +457,7 @@ namespace Abstrakt.Engine
         }
 
         /// <summary>Applies what the journal knows of the item; false when nothing is left to do.</summary>
-        private bool Resume(WorkItem item, ItemState state)
+        private async ValueTask<bool> ResumeAsync(WorkItem item, ItemState state)
         {
             if (_journal is null)
             {
@@ -482,11 +482,11 @@ namespace Abstrakt.Engine
                 {
                     case "completed":
                         Interlocked.Increment(ref _done);
-                        Emit(new ItemCompleted { Item = item, Model = item.Model ?? _options.DefaultModel, JobId = entry.JobId ?? string.Empty, Urls = entry.Urls, Files = entry.Files, CreditsUsed = entry.Credits, FromJournal = true });
+                        await EmitAsync(new ItemCompleted { Item = item, Model = item.Model ?? _options.DefaultModel, JobId = entry.JobId ?? string.Empty, Urls = entry.Urls, Files = entry.Files, CreditsUsed = entry.Credits, FromJournal = true }).ConfigureAwait(false);
                         return false;
                     case "failed" when !_options.RetryFailed:
                         Interlocked.Increment(ref _failed);
-                        Emit(new ItemFailed { Item = item, Error = new AbstraktApiException(entry.ErrorCode ?? ErrorCodes.Transport, "(from the journal) " + entry.ErrorMessage), Attempts = 0 });
+                        await EmitAsync(new ItemFailed { Item = item, Error = new AbstraktApiException(entry.ErrorCode ?? ErrorCodes.Transport, "(from the journal) " + entry.ErrorMessage), Attempts = 0 }).ConfigureAwait(false);
                         return false;
                     case "created":
                         state.JobId = entry.JobId;
@@ -792,9 +792,9 @@ namespace Abstrakt.Engine
             }
         }
 
+        // Two paths into the one bounded channel: notes and progress snapshots may be dropped when the consumer
+        // lags (a newer one follows); results and failures, live or replayed, wait for room and are never lost.
         private void Note(WorkItem item, string message) => _events.Writer.TryWrite(new ItemNote { Item = item, Message = message });
-
-        private void Emit(BatchEvent e) => _events.Writer.TryWrite(e);
 
         private ValueTask EmitAsync(BatchEvent e) => _events.Writer.WriteAsync(e, _consumerGone.Token);
 
