@@ -12,6 +12,8 @@ namespace Abstrakt.Sandbox
         private long _webhookAttempts, _webhooksDelivered, _webhooksDropped;
         private readonly ConcurrentDictionary<int, long> _byStatus = new ConcurrentDictionary<int, long>();
         private readonly ConcurrentDictionary<string, long> _byKey = new ConcurrentDictionary<string, long>();
+        private readonly ConcurrentDictionary<string, long> _creditsByPrompt = new ConcurrentDictionary<string, long>(System.StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, long> _cutCreates = new ConcurrentDictionary<string, long>(System.StringComparer.Ordinal);
         private readonly ConcurrentDictionary<string, SandboxImage> _inputImages = new ConcurrentDictionary<string, SandboxImage>();
 
 #pragma warning disable CS1591 // Each counter's name says what it counts.
@@ -28,6 +30,14 @@ namespace Abstrakt.Sandbox
         public long WebhooksDropped => Interlocked.Read(ref _webhooksDropped);
         public IReadOnlyDictionary<int, long> ResponsesByStatus => _byStatus.ToDictionary(p => p.Key, p => p.Value);
         public IReadOnlyDictionary<string, long> JobsByIdempotencyKey => _byKey.ToDictionary(p => p.Key, p => p.Value);
+#pragma warning restore CS1591
+
+        /// <summary>Credits charged per prompt (the item), for every job that ran to completion, whether or not a client read it.</summary>
+        public IReadOnlyDictionary<string, long> CreditsByPrompt => _creditsByPrompt.ToDictionary(p => p.Key, p => p.Value);
+
+        /// <summary>Per prompt, creates that made a job whose answer was then cut: the client cannot know the job exists.</summary>
+        public IReadOnlyDictionary<string, long> CutCreatesByPrompt => _cutCreates.ToDictionary(p => p.Key, p => p.Value);
+#pragma warning disable CS1591
 #pragma warning restore CS1591
 
         /// <summary>Per job of an image-input model, what its input decoded to (width, height, SHA-256), so a test proves the bytes arrived intact.</summary>
@@ -48,11 +58,14 @@ namespace Abstrakt.Sandbox
         }
 
         internal void Replayed() => Interlocked.Increment(ref _idempotentReplays);
-        internal void Completed(long credits)
+        internal void Completed(string prompt, long credits)
         {
             Interlocked.Increment(ref _jobsCompleted);
             Interlocked.Add(ref _creditsCharged, credits);
+            _creditsByPrompt.AddOrUpdate(prompt, credits, (_, n) => n + credits);
         }
+
+        internal void CreateCut(string prompt) => _cutCreates.AddOrUpdate(prompt, 1, (_, n) => n + 1);
 
         internal void Failed() => Interlocked.Increment(ref _jobsFailed);
         internal void Cancelled() => Interlocked.Increment(ref _jobsCancelled);
