@@ -40,6 +40,7 @@ namespace Abstrakt.Engine
         private readonly ConcurrentDictionary<string, (WorkItem Item, string JobId)> _unfinishedJobs = new ConcurrentDictionary<string, (WorkItem, string)>(StringComparer.Ordinal);
         // Ids the caller gave, with the index of the first item that had each: a repeat is that item's error.
         private readonly ConcurrentDictionary<string, long> _givenIds = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+        private readonly JobDurations _durations = new JobDurations();
         private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _imageFields = new ConcurrentDictionary<string, Lazy<Task<string>>>(StringComparer.OrdinalIgnoreCase);
         private readonly string _batchId;
         private readonly long _startTimestamp;
@@ -553,9 +554,13 @@ namespace Abstrakt.Engine
 
             if (!job.IsTerminal)
             {
-                Note(item, $"job {job.JobId} is {job.Status.ToString().ToLowerInvariant()}; polling");
+                var firstPoll = _durations.FirstPoll(job.ModelId ?? model);
+                Note(item, $"job {job.JobId} is {job.Status.ToString().ToLowerInvariant()}; polling in {firstPoll.TotalSeconds:0.##} s");
+                await _options.Time.Delay(firstPoll, token).ConfigureAwait(false);
                 job = await _client.WaitForJobAsync(job.JobId, token).ConfigureAwait(false);
             }
+
+            _durations.Observe(job.ModelId ?? model, job.Duration);
 
             if (job.Status != JobStatus.Completed)
             {
