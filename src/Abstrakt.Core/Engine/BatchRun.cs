@@ -489,8 +489,8 @@ namespace Abstrakt.Engine
                         await ReportAsync(new ItemFailed { Item = item, Error = new AbstraktApiException(entry.ErrorCode ?? ErrorCodes.Transport, "(from the journal) " + entry.ErrorMessage), Attempts = 0 }).ConfigureAwait(false);
                         return false;
                     case "sent" when !_options.ResubmitUnknown:
-                        // Stopped or crashed with a create on the wire: a job may exist that no one can name.
-                        await FailAsync(item, state, Unknown("the batch stopped before the create was answered", null)).ConfigureAwait(false);
+                        // The batch ended (a crash, say) with a create on the wire: a job may exist that no one can name.
+                        await FailAsync(item, state, Unknown("the batch ended before the create was answered", null)).ConfigureAwait(false);
                         return false;
                     case "created":
                         state.JobId = entry.JobId;
@@ -603,8 +603,8 @@ namespace Abstrakt.Engine
                 input[await ImageFieldAsync(model, token).ConfigureAwait(false)] = item.Image;
             }
 
-            // Same item, same key: a create whose outcome is unknown is retried without creating a second job.
-            // The key holds the canonical input too, so two different inputs can never share one job.
+            // Same item, same key. Sent but never relied on (the real service may ignore it); a service that honours
+            // it dedupes a create retried after an unknown outcome. The canonical input in it keeps two inputs apart.
             var key = _batchId + ":" + item.Id + ":" + CanonicalHash(model, input) + (state.Resubmissions > 0 ? ":" + state.Resubmissions : string.Empty);
             // sync:false: the job id comes back at once and is journaled before any wait, so a stop can cancel the
             // job and a resume re-attaches to it. "sent" is journaled as the request goes on the wire (not while
@@ -796,7 +796,7 @@ namespace Abstrakt.Engine
             await Task.WhenAll(_unfinishedJobs.Values.Select(p => CancelRemoteAsync(p.Item, p.JobId, budget.Token))).ConfigureAwait(false);
         }
 
-        /// <summary>Cancels one remote job whose id is known (a create cut off by the stop stays "sent": unknown on resume).</summary>
+        /// <summary>Cancels one remote job whose id is known (a create on the wire at the stop was let finish, so its id is).</summary>
         private async Task CancelRemoteAsync(WorkItem item, string jobId, CancellationToken token)
         {
             try

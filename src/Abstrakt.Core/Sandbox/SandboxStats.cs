@@ -33,6 +33,7 @@ namespace Abstrakt.Sandbox
 #pragma warning restore CS1591
 
         /// <summary>Credits charged per prompt (the item), for every job that ran to completion, whether or not a client read it.</summary>
+        /// <remarks>Jobs without a prompt (an image alone) are left out: an empty key is not a JSON property every client reads.</remarks>
         public IReadOnlyDictionary<string, long> CreditsByPrompt => _creditsByPrompt.ToDictionary(p => p.Key, p => p.Value);
 
         /// <summary>Per prompt, creates that made a job whose answer was then cut: the client cannot know the job exists.</summary>
@@ -62,10 +63,19 @@ namespace Abstrakt.Sandbox
         {
             Interlocked.Increment(ref _jobsCompleted);
             Interlocked.Add(ref _creditsCharged, credits);
-            _creditsByPrompt.AddOrUpdate(prompt, credits, (_, n) => n + credits);
+            if (prompt.Length > 0)
+            {
+                _creditsByPrompt.AddOrUpdate(prompt, credits, (_, n) => n + credits);
+            }
         }
 
-        internal void CreateCut(string prompt) => _cutCreates.AddOrUpdate(prompt, 1, (_, n) => n + 1);
+        internal void CreateCut(string prompt)
+        {
+            if (prompt.Length > 0)
+            {
+                _cutCreates.AddOrUpdate(prompt, 1, (_, n) => n + 1);
+            }
+        }
 
         internal void Failed() => Interlocked.Increment(ref _jobsFailed);
         internal void Cancelled() => Interlocked.Increment(ref _jobsCancelled);
