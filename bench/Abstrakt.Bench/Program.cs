@@ -37,6 +37,15 @@ switch (args.FirstOrDefault())
         var only = Scenarios.Images(args.Length > 1 ? int.Parse(args[1]) : 1000, args.Length > 2 ? int.Parse(args[2]) : 2);
         Console.WriteLine($"| {only.Scenario} | {only.Setup} | {only.Measured} | {only.Target} | {only.Verdict} |");
         return 0;
+    case "-create":
+        // Scenario 8 alone: prints its rows.
+        foreach (var sync in new[] { true, false })
+        {
+            var row = await Scenarios.CreateCostAsync(sync);
+            Console.WriteLine($"| {row.Scenario} | {row.Setup} | {row.Measured} | {row.Target} | {row.Verdict} |");
+        }
+
+        return 0;
     case "-micro":
         BenchmarkSwitcher.FromAssembly(typeof(Micro).Assembly).Run(args[1..]);
         return 0;
@@ -59,6 +68,8 @@ foreach (var (w, scale, mode) in Scenarios.RateWindows()) await Add(() => Scenar
 await Add(Scenarios.RetryStormAsync);
 await Add(() => Task.FromResult(Scenarios.Stop(root)));
 await Add(() => Task.FromResult(Scenarios.Images(1000, 2)));
+await Add(() => Scenarios.CreateCostAsync(sync: true));
+await Add(() => Scenarios.CreateCostAsync(sync: false));
 
 var lines = new List<string>
 {

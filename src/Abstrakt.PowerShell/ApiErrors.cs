@@ -36,6 +36,7 @@ namespace Abstrakt.PowerShell
             [ErrorCodes.DuplicateId] = new Row("DuplicateId", ErrorCategory.InvalidArgument, null),
             [ErrorCodes.OutputExists] = new Row("OutputExists", ErrorCategory.ResourceExists, null),
             [ErrorCodes.Unexpected] = new Row("UnexpectedFailure", ErrorCategory.InvalidResult, null),
+            [ErrorCodes.OutcomeUnknown] = new Row("OutcomeUnknown", ErrorCategory.InvalidResult, "The service may have made (and billed) the job; check the account before sending it again with -Resume -ResubmitUnknown."),
         };
 
         /// <summary>Whether a code has its row (for the test that holds the table complete).</summary>

@@ -157,6 +157,21 @@ namespace Abstrakt.Sandbox
             return response;
         }
 
+        /// <summary>Counts a create that made a job whose answer is about to be cut, keyed by the job's prompt.</summary>
+        private void CountCutCreate(HttpRequestData request, HttpResponseData response)
+        {
+            if (request.Method != "POST" || !request.Path.EndsWith("/run", StringComparison.Ordinal) || response.Status is not (200 or 202))
+            {
+                return;
+            }
+
+            using var doc = JsonDocument.Parse(response.Body);
+            if (doc.RootElement.TryGetProperty("job_id", out var id) && _jobs.TryGetValue(id.GetString() ?? string.Empty, out var job))
+            {
+                Stats.CreateCut(job.Prompt);
+            }
+        }
+
         private async Task<HttpResponseData> HandleApiAsync(HttpRequestData request, CancellationToken cancellationToken)
         {
             var authorization = request.Header("Authorization");
@@ -186,6 +201,7 @@ namespace Abstrakt.Sandbox
             // Faults after the work is done: the client cannot know whether its request took effect.
             if (Roll(Faults.CutConnectionRate))
             {
+                CountCutCreate(request, response);
                 response = new HttpResponseData { Status = response.Status, ContentType = response.ContentType, Body = response.Body, CutMidBody = true };
             }
             else if (Roll(Faults.TimeoutRate))
@@ -476,7 +492,7 @@ namespace Abstrakt.Sandbox
                     if (failure is null)
                     {
                         job.Status = JobStatus.Completed;
-                        Stats.Completed(job.Cost);
+                        Stats.Completed(job.Prompt, job.Cost);
                     }
                     else
                     {
@@ -730,6 +746,8 @@ namespace Abstrakt.Sandbox
                         ["webhooks_delivered"] = Stats.WebhooksDelivered,
                         ["webhooks_dropped"] = Stats.WebhooksDropped,
                         ["responses_by_status"] = Stats.ResponsesByStatus.ToDictionary(p => p.Key.ToString(CultureInfo.InvariantCulture), p => (object?)p.Value),
+                        ["credits_by_prompt"] = Stats.CreditsByPrompt.ToDictionary(p => p.Key, p => (object?)p.Value),
+                        ["cut_creates_by_prompt"] = Stats.CutCreatesByPrompt.ToDictionary(p => p.Key, p => (object?)p.Value),
                         ["jobs_by_idempotency_key"] = Stats.JobsByIdempotencyKey.ToDictionary(p => p.Key, p => (object?)p.Value),
                         ["input_images"] = Stats.InputImages.ToDictionary(p => p.Key, p => (object?)new Dictionary<string, object?> { ["width"] = p.Value.Width, ["height"] = p.Value.Height, ["media_type"] = p.Value.MediaType, ["sha256"] = p.Value.Sha256 }),
                     });

@@ -12,6 +12,8 @@ namespace Abstrakt.Sandbox
         private long _webhookAttempts, _webhooksDelivered, _webhooksDropped;
         private readonly ConcurrentDictionary<int, long> _byStatus = new ConcurrentDictionary<int, long>();
         private readonly ConcurrentDictionary<string, long> _byKey = new ConcurrentDictionary<string, long>();
+        private readonly ConcurrentDictionary<string, long> _creditsByPrompt = new ConcurrentDictionary<string, long>(System.StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, long> _cutCreates = new ConcurrentDictionary<string, long>(System.StringComparer.Ordinal);
         private readonly ConcurrentDictionary<string, SandboxImage> _inputImages = new ConcurrentDictionary<string, SandboxImage>();
 
 #pragma warning disable CS1591 // Each counter's name says what it counts.
@@ -28,6 +30,15 @@ namespace Abstrakt.Sandbox
         public long WebhooksDropped => Interlocked.Read(ref _webhooksDropped);
         public IReadOnlyDictionary<int, long> ResponsesByStatus => _byStatus.ToDictionary(p => p.Key, p => p.Value);
         public IReadOnlyDictionary<string, long> JobsByIdempotencyKey => _byKey.ToDictionary(p => p.Key, p => p.Value);
+#pragma warning restore CS1591
+
+        /// <summary>Credits charged per prompt (the item), for every job that ran to completion, whether or not a client read it.</summary>
+        /// <remarks>Jobs without a prompt (an image alone) are left out: an empty key is not a JSON property every client reads.</remarks>
+        public IReadOnlyDictionary<string, long> CreditsByPrompt => _creditsByPrompt.ToDictionary(p => p.Key, p => p.Value);
+
+        /// <summary>Per prompt, creates that made a job whose answer was then cut: the client cannot know the job exists.</summary>
+        public IReadOnlyDictionary<string, long> CutCreatesByPrompt => _cutCreates.ToDictionary(p => p.Key, p => p.Value);
+#pragma warning disable CS1591
 #pragma warning restore CS1591
 
         /// <summary>Per job of an image-input model, what its input decoded to (width, height, SHA-256), so a test proves the bytes arrived intact.</summary>
@@ -48,10 +59,22 @@ namespace Abstrakt.Sandbox
         }
 
         internal void Replayed() => Interlocked.Increment(ref _idempotentReplays);
-        internal void Completed(long credits)
+        internal void Completed(string prompt, long credits)
         {
             Interlocked.Increment(ref _jobsCompleted);
             Interlocked.Add(ref _creditsCharged, credits);
+            if (prompt.Length > 0)
+            {
+                _creditsByPrompt.AddOrUpdate(prompt, credits, (_, n) => n + credits);
+            }
+        }
+
+        internal void CreateCut(string prompt)
+        {
+            if (prompt.Length > 0)
+            {
+                _cutCreates.AddOrUpdate(prompt, 1, (_, n) => n + 1);
+            }
         }
 
         internal void Failed() => Interlocked.Increment(ref _jobsFailed);

@@ -111,7 +111,8 @@ public sealed class ChaosTests : IDisposable
             ThrottleLimit = 4, JournalPath = journal, OutputDirectory = output,
             FaultInjection = (s, _) =>
             {
-                if (s == where && Interlocked.Increment(ref calls) > 10)
+                // Past 20 calls: the journal writes about four records per item, so some items complete first.
+                if (s == where && Interlocked.Increment(ref calls) > 20)
                 {
                     throw DiskFull();
                 }
@@ -129,7 +130,12 @@ public sealed class ChaosTests : IDisposable
 
         var (resumed, again) = await RunToEnd(client, new BatchOptions { ThrottleLimit = 4, JournalPath = journal, Resume = true, OutputDirectory = output }, items);
         Assert.Null(again);
-        Assert.Equal(items.Select(i => i.Index), resumed.OfType<ItemCompleted>().Select(c => c.Item.Index).Order());
+        // A create sent before the disk filled, whose job id could then not be journaled, may have a job no one can
+        // name: that item (at most one per worker) is reported as an unknown outcome, never sent a second time.
+        var unknown = resumed.OfType<ItemFailed>().ToList();
+        Assert.All(unknown, f => Assert.Equal(ErrorCodes.OutcomeUnknown, f.Error.Code));
+        Assert.InRange(unknown.Count, 0, where == ItemStage.Journal ? 4 : 0);
+        Assert.Equal(items.Select(i => i.Index), resumed.OfType<ItemCompleted>().Select(c => c.Item.Index).Concat(unknown.Select(f => f.Item.Index)).Order());
         Assert.All(sandbox.Stats.JobsByIdempotencyKey.Values, n => Assert.Equal(1, n));
     }
 

@@ -77,6 +77,30 @@ Describe 'Faults' {
         $stats.credits_charged | Should -Be 0
     }
 
+    It 'reports a create whose answer was lost as OutcomeUnknown, again on -Resume, and resends it only with -ResubmitUnknown' {
+        $sandbox = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited -IgnoreIdempotencyKey -CutConnectionRate 0.2 -Seed 5
+        $journal = Join-Path $TestDrive 'unknown.jsonl'
+        $prompts = 1..30 | ForEach-Object { "lost $_" }
+        $all = $prompts | Start-AbstraktBatch -JournalPath $journal -MaxRetry 10 -Verbose -ErrorVariable failed -ErrorAction SilentlyContinue 4>&1
+        $unknown = @($failed | Where-Object FullyQualifiedErrorId -like 'AbstraktItemFailed.OutcomeUnknown,*')
+        $unknown | Should -Not -BeNullOrEmpty
+        # Exactly the creates the sandbox made a job for and then cut are reported, and the summary counts them.
+        $lost = @((Get-SandboxStats $sandbox).cut_creates_by_prompt.PSObject.Properties.Name)
+        @($unknown.TargetObject | Sort-Object) | Should -Be @($lost | Sort-Object)
+        ($all | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -like "*failed ($($unknown.Count) with an unknown outcome)*" | Should -Not -BeNullOrEmpty
+
+        $null = $prompts | Start-AbstraktBatch -JournalPath $journal -Resume -RetryFailed -ErrorVariable again -ErrorAction SilentlyContinue
+        @($again | Where-Object FullyQualifiedErrorId -like 'AbstraktItemFailed.OutcomeUnknown,*').TargetObject | Sort-Object | Should -Be @($lost | Sort-Object)
+        (Get-SandboxStats $sandbox).jobs_created | Should -Be 30 -Because 'a resume sends no unknown outcome again'
+
+        # A sandbox without faults, so every resent create is answered.
+        $clean = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited -IgnoreIdempotencyKey
+        $resent = @($prompts | Start-AbstraktBatch -JournalPath $journal -Resume -ResubmitUnknown)
+        $resent | Should -HaveCount 30
+        (Get-SandboxStats $clean).jobs_created | Should -Be $lost.Count
+        @((Get-SandboxStats $clean).credits_by_prompt.PSObject.Properties.Name | Sort-Object) | Should -Be @($lost | Sort-Object)
+    }
+
     It 'stops dispatching and cancels running jobs when downstream takes the first three' {
         # flux-dev takes about 2 s here, so jobs are still running when Select-Object ends the pipeline.
         $sandbox = Start-AbstraktSandbox -LatencyScale 0.5 -Tier Unlimited

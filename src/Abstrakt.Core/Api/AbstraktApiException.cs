@@ -45,8 +45,8 @@ namespace Abstrakt.Api
         public string? Details { get; init; }
 
         /// <summary>
-        /// True when the request may have reached the service (a timeout or cut connection after sending):
-        /// a create must then be retried with the same idempotency key, never a new one.
+        /// True when the request may have reached the service (a timeout or cut connection after sending; false for a
+        /// connection refused): a create may then have made a job that no one can name (spec section 8).
         /// </summary>
         public bool OutcomeUnknown { get; init; }
 

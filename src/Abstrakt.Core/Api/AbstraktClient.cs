@@ -31,8 +31,14 @@ namespace Abstrakt.Api
         /// <summary>Where the service posts the finished job; implies an immediate 202.</summary>
         public Uri? WebhookUrl { get; init; }
 
-        /// <summary>Sent as Idempotency-Key so a retried create cannot create a second job.</summary>
+        /// <summary>Sent as Idempotency-Key. The real service may ignore it, so nothing may depend on it (spec section 8).</summary>
         public string? IdempotencyKey { get; init; }
+
+        /// <summary>
+        /// Called each time the request is about to go on the wire (after any rate-limit wait): from then on the
+        /// service may have created a job, so a caller that records this knows which creates may exist.
+        /// </summary>
+        public Action? Sending { get; init; }
     }
 
     /// <summary>
@@ -139,7 +145,7 @@ namespace Abstrakt.Api
                 body["webhook_url"] = request.WebhookUrl.AbsoluteUri;
             }
 
-            using var doc = await SendAsync(HttpMethod.Post, "/v1/models/" + EscapeModel(request.Model) + "/run", RunBody(request.Input, body), request.IdempotencyKey, cancellationToken).ConfigureAwait(false);
+            using var doc = await SendAsync(HttpMethod.Post, "/v1/models/" + EscapeModel(request.Model) + "/run", RunBody(request.Input, body), request.IdempotencyKey, cancellationToken, request.Sending).ConfigureAwait(false);
             return ReadJobOrThrow(doc.RootElement, "POST /v1/models/" + request.Model + "/run");
         }
 
@@ -362,7 +368,7 @@ namespace Abstrakt.Api
             return () => new InlineImageContent(json, placeholder, (ImageInput)image.Value!);
         }
 
-        private async Task<JsonDocument> SendAsync(HttpMethod method, string pathAndQuery, Func<HttpContent>? body, string? idempotencyKey, CancellationToken cancellationToken)
+        private async Task<JsonDocument> SendAsync(HttpMethod method, string pathAndQuery, Func<HttpContent>? body, string? idempotencyKey, CancellationToken cancellationToken, Action? sending = null)
         {
             var requestName = method.Method + " " + pathAndQuery.Split('?')[0];
             var trace = CurrentTrace.Value;
@@ -381,6 +387,7 @@ namespace Abstrakt.Api
 
             try
             {
+                sending?.Invoke();
                 var result = await SendOnceAsync(method, pathAndQuery, requestName, body, idempotencyKey, ticket, cancellationToken).ConfigureAwait(false);
                 trace?.Invoke($"{requestName} -> 200 ({_options.Time.GetElapsedTime(started).TotalMilliseconds:0} ms)");
                 return result;
@@ -609,7 +616,11 @@ namespace Abstrakt.Api
                     : "The connection to the service failed: " + Innermost(ex).Message,
                 null,
                 requestName,
-                ex) { OutcomeUnknown = true };
+                ex) { OutcomeUnknown = !BeforeSending(ex) };
+
+        /// <summary>A connection refused or a host not found: nothing was sent, so nothing can have been created.</summary>
+        private static bool BeforeSending(Exception ex) =>
+            Innermost(ex) is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused or System.Net.Sockets.SocketError.HostNotFound or System.Net.Sockets.SocketError.NetworkUnreachable or System.Net.Sockets.SocketError.HostUnreachable };
 
         private static Exception Innermost(Exception ex)
         {

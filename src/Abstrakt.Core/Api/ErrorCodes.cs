@@ -51,6 +51,12 @@ namespace Abstrakt.Api
         /// <summary>An item whose Id an earlier item of the same batch already has; it is not run.</summary>
         public const string DuplicateId = "DUPLICATE_ID";
 
+        /// <summary>
+        /// A create whose answer was lost after it may have reached the service: a billed job may exist that no one can
+        /// name, so the item is reported, not sent again unless the caller asks (spec section 8).
+        /// </summary>
+        public const string OutcomeUnknown = "OUTCOME_UNKNOWN";
+
         /// <summary>An output named after its source image would replace an existing file (without -Force); this item fails.</summary>
         public const string OutputExists = "OUTPUT_EXISTS";
 
@@ -85,6 +91,7 @@ namespace Abstrakt.Api
                 case Unexpected:
                 case DuplicateId:
                 case OutputExists:
+                case OutcomeUnknown:
                     return ErrorKind.ItemFatal;
                 case RateLimited:
                 case ModelUnavailable:

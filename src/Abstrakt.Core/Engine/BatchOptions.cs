@@ -36,8 +36,14 @@ namespace Abstrakt.Engine
         /// <summary>Continue the batch recorded in <see cref="JournalPath"/>.</summary>
         public bool Resume { get; set; }
 
-        /// <summary>On resume, run again the items the journal records as failed.</summary>
+        /// <summary>On resume, run again the items the journal records as failed (not those whose outcome is unknown).</summary>
         public bool RetryFailed { get; set; }
+
+        /// <summary>
+        /// Send again an item whose create may have reached the service but whose answer was lost (OUTCOME_UNKNOWN),
+        /// live or from the journal. A service that ignores Idempotency-Key then bills it twice if the first job ran.
+        /// </summary>
+        public bool ResubmitUnknown { get; set; }
 
         /// <summary>How many items the input will have, when the caller knows before it ends (a counted file, a hint).</summary>
         /// <value>The default value is null: the total is known once the input ends.</value>
@@ -71,6 +77,9 @@ namespace Abstrakt.Engine
 
         /// <summary>The clock, injected so tests never sleep.</summary>
         public TimeProvider Time { get; set; } = TimeProvider.System;
+
+        /// <summary>Benchmarks only: create with sync:true (one request when the job ends within the server's wait) instead of sync:false.</summary>
+        internal bool SyncCreates { get; set; }
 
         /// <summary>Tests only: called at each stage of an item, so a test can throw there (chaos tests).</summary>
         internal Action<ItemStage, WorkItem>? FaultInjection { get; set; }

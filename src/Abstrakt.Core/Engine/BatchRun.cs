@@ -20,7 +20,9 @@ namespace Abstrakt.Engine
     /// The batch engine. Items go in through <see cref="AddAsync"/> (bounded, so a million-line input never sits
     /// in memory); results, failures and progress come out of <see cref="Events"/> as they happen. At most
     /// ThrottleLimit items are in flight; the client's rate gate is shared by all of them; retries follow the
-    /// spec's classification (Polly); every create carries a stable Idempotency-Key; a journal makes it resumable.
+    /// spec's classification (Polly); a journal makes it resumable. Paying once never depends on Idempotency-Key
+    /// (docs/reliability.md): creates answer at once with a job id that is journaled, a resume re-attaches to it,
+    /// and a create whose answer was lost is reported as OUTCOME_UNKNOWN rather than sent again.
     /// </summary>
     public sealed class BatchRun : IDisposable
     {
@@ -36,19 +38,16 @@ namespace Abstrakt.Engine
         private readonly Channel<BatchEvent> _events = Channel.CreateBounded<BatchEvent>(new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.Wait });
         private readonly ResiliencePipeline _pipeline;
         private readonly ConcurrentDictionary<string, (WorkItem Item, string JobId)> _unfinishedJobs = new ConcurrentDictionary<string, (WorkItem, string)>(StringComparer.Ordinal);
-
-        // Creates sent and not yet answered (a synchronous run holds its answer until the job ends): on
-        // cancel, their job ids are learned by asking again with the same Idempotency-Key and sync:false.
-        private readonly ConcurrentDictionary<string, (WorkItem Item, RunRequest Request, int Resubmissions)> _creating = new ConcurrentDictionary<string, (WorkItem, RunRequest, int)>(StringComparer.Ordinal);
         // Ids the caller gave, with the index of the first item that had each: a repeat is that item's error.
         private readonly ConcurrentDictionary<string, string> _sourceStems = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
         private readonly ConcurrentDictionary<string, string> _stemOwners = new ConcurrentDictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         private readonly ConcurrentDictionary<string, long> _givenIds = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+        private readonly JobDurations _durations = new JobDurations();
         private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _imageFields = new ConcurrentDictionary<string, Lazy<Task<string>>>(StringComparer.OrdinalIgnoreCase);
         private readonly string _batchId;
         private readonly long _startTimestamp;
         private readonly long _answersAtStart;
-        private long _accepted, _done, _failed, _inFlight, _retries, _credits;
+        private long _accepted, _done, _failed, _unknown, _inFlight, _retries, _credits;
         private volatile bool _inputComplete;
         private volatile string? _lastPrompt;
         private BatchFatalException? _fatal;
@@ -259,6 +258,7 @@ namespace Abstrakt.Engine
                 Total = total,
                 Done = done,
                 Failed = failed,
+                OutcomeUnknown = Interlocked.Read(ref _unknown),
                 InFlight = Interlocked.Read(ref _inFlight),
                 WaitingOnRateLimit = _client.RateLimitWaiting,
                 Retries = Interlocked.Read(ref _retries),
@@ -419,7 +419,7 @@ namespace Abstrakt.Engine
                     return;
                 }
 
-                if (!Resume(item, state))
+                if (!await ResumeAsync(item, state).ConfigureAwait(false))
                 {
                     return;
                 }
@@ -479,7 +479,7 @@ namespace Abstrakt.Engine
         }
 
         /// <summary>Applies what the journal knows of the item; false when nothing is left to do.</summary>
-        private bool Resume(WorkItem item, ItemState state)
+        private async ValueTask<bool> ResumeAsync(WorkItem item, ItemState state)
         {
             if (_journal is null)
             {
@@ -504,11 +504,15 @@ namespace Abstrakt.Engine
                 {
                     case "completed":
                         Interlocked.Increment(ref _done);
-                        Emit(new ItemCompleted { Item = item, Model = item.Model ?? _options.DefaultModel, JobId = entry.JobId ?? string.Empty, Urls = entry.Urls, Files = entry.Files, CreditsUsed = entry.Credits, FromJournal = true });
+                        await EmitAsync(new ItemCompleted { Item = item, Model = item.Model ?? _options.DefaultModel, JobId = entry.JobId ?? string.Empty, Urls = entry.Urls, Files = entry.Files, CreditsUsed = entry.Credits, FromJournal = true }).ConfigureAwait(false);
                         return false;
-                    case "failed" when !_options.RetryFailed:
-                        Interlocked.Increment(ref _failed);
-                        Emit(new ItemFailed { Item = item, Error = new AbstraktApiException(entry.ErrorCode ?? ErrorCodes.Transport, "(from the journal) " + entry.ErrorMessage), Attempts = 0 });
+                    // An unknown outcome is sent again only when asked for by name: -RetryFailed is not enough.
+                    case "failed" when entry.ErrorCode == ErrorCodes.OutcomeUnknown ? !_options.ResubmitUnknown : !_options.RetryFailed:
+                        await ReportAsync(new ItemFailed { Item = item, Error = new AbstraktApiException(entry.ErrorCode ?? ErrorCodes.Transport, "(from the journal) " + entry.ErrorMessage), Attempts = 0 }).ConfigureAwait(false);
+                        return false;
+                    case "sent" when !_options.ResubmitUnknown:
+                        // The batch ended (a crash, say) with a create on the wire: a job may exist that no one can name.
+                        await FailAsync(item, state, Unknown("the batch ended before the create was answered", null)).ConfigureAwait(false);
                         return false;
                     case "created":
                         state.JobId = entry.JobId;
@@ -586,9 +590,13 @@ namespace Abstrakt.Engine
 
             if (!job.IsTerminal)
             {
-                Note(item, $"job {job.JobId} is {job.Status.ToString().ToLowerInvariant()}; polling");
+                var firstPoll = _durations.FirstPoll(job.ModelId ?? model);
+                Note(item, $"job {job.JobId} is {job.Status.ToString().ToLowerInvariant()}; polling in {firstPoll.TotalSeconds:0.##} s");
+                await _options.Time.Delay(firstPoll, token).ConfigureAwait(false);
                 job = await _client.WaitForJobAsync(job.JobId, token).ConfigureAwait(false);
             }
+
+            _durations.Observe(job.ModelId ?? model, job.Duration);
 
             if (job.Status != JobStatus.Completed)
             {
@@ -631,25 +639,39 @@ namespace Abstrakt.Engine
                 input[await ImageFieldAsync(model, token).ConfigureAwait(false)] = item.Image;
             }
 
-            // Same item, same key: a create whose outcome is unknown is retried without creating a second job.
-            // The key holds the canonical input too, so two different inputs can never share one job.
+            // Same item, same key. Sent but never relied on (the real service may ignore it); a service that honours
+            // it dedupes a create retried after an unknown outcome. The canonical input in it keeps two inputs apart.
             // A header holds ASCII only: an id such as 'café' goes in as its hash.
             var key = _batchId + ":" + HeaderSafe(item.Id) + ":" + CanonicalHash(model, input) + (state.Resubmissions > 0 ? ":" + state.Resubmissions : string.Empty);
-            var request = new RunRequest { Model = model, Input = input, IdempotencyKey = key, WebhookUrl = _options.WebhookUrl };
+            // sync:false: the job id comes back at once and is journaled before any wait, so a stop can cancel the
+            // job and a resume re-attaches to it. "sent" is journaled as the request goes on the wire (not while
+            // it waits for the rate limit), so only a crash mid-create leaves an unknown outcome to a resume.
+            var resubmissions = state.Resubmissions;
+            using var guard = new CreateGuard(token, _consumerGone.Token);
+            var request = new RunRequest
+            {
+                Model = model, Input = input, IdempotencyKey = key, WebhookUrl = _options.WebhookUrl, Sync = _options.SyncCreates,
+                Sending = () =>
+                {
+                    guard.Sending();
+                    Record(item, j => j.Sent(item.Id, resubmissions));
+                },
+            };
             JobInfo job;
-            _creating[item.Id] = (item, request, state.Resubmissions);
             try
             {
-                job = await _client.RunAsync(request, token).ConfigureAwait(false);
+                job = await _client.RunAsync(request, guard.Token).ConfigureAwait(false);
             }
-            catch (Exception) when (!token.IsCancellationRequested)
+            catch (AbstraktApiException ex) when (ex.OutcomeUnknown && !_options.ResubmitUnknown)
             {
-                _creating.TryRemove(item.Id, out _);
+                throw Unknown(ex.Message, ex);
+            }
+            catch (AbstraktApiException ex) when (!ex.OutcomeUnknown)
+            {
+                // Answered, or refused before anything was sent: no job exists unnamed.
+                Record(item, j => j.Unsent(item.Id));
                 throw;
             }
-
-            // Cancelled mid-create, the entry stays for CancelUnfinishedJobsAsync.
-            _creating.TryRemove(item.Id, out _);
 
             state.JobId = job.JobId;
             Record(item, j => j.Created(item.Id, job.JobId, state.Resubmissions));
@@ -694,6 +716,13 @@ namespace Abstrakt.Engine
             }
         }
 
+        private static AbstraktApiException Unknown(string why, AbstraktApiException? cause) => new AbstraktApiException(
+            ErrorCodes.OutcomeUnknown,
+            $"The create's answer was lost ({why}): the service may have made a billed job that cannot be named, so the item was not sent again. -ResubmitUnknown sends it again.",
+            cause?.StatusCode,
+            cause?.Request,
+            cause);
+
         /// <summary>Reports a failed item.</summary>
         private async Task FailAsync(WorkItem item, ItemState state, AbstraktApiException error, bool journal = true)
         {
@@ -702,7 +731,7 @@ namespace Abstrakt.Engine
                 // The item gives up on a job that is still running (its deadline passed, its polls kept failing): left
                 // alone it would finish and be billed for nothing. Cancelled jobs are not charged.
                 using var budget = new CancellationTokenSource(CancelBudget);
-                await CancelRemoteAsync(item, running.JobId, null, budget.Token).ConfigureAwait(false);
+                await CancelRemoteAsync(item, running.JobId, budget.Token).ConfigureAwait(false);
             }
             try
             {
@@ -720,8 +749,19 @@ namespace Abstrakt.Engine
                 }
             }
 
+            await ReportAsync(new ItemFailed { Item = item, Error = error, Attempts = state.Attempts }).ConfigureAwait(false);
+        }
+
+        /// <summary>Counts a failure, live or from the journal, and hands it to the consumer.</summary>
+        private ValueTask ReportAsync(ItemFailed failed)
+        {
             Interlocked.Increment(ref _failed);
-            await EmitAsync(new ItemFailed { Item = item, Error = error, Attempts = state.Attempts }).ConfigureAwait(false);
+            if (failed.Error.Code == ErrorCodes.OutcomeUnknown)
+            {
+                Interlocked.Increment(ref _unknown);
+            }
+
+            return EmitAsync(failed);
         }
 
         /// <summary>Writes one journal record for an item (a test may inject a fault first).</summary>
@@ -799,37 +839,20 @@ namespace Abstrakt.Engine
         private async Task CancelUnfinishedJobsAsync()
         {
             using var budget = new CancellationTokenSource(CancelBudget);
-            var cancels = _unfinishedJobs.Values.Select(p => CancelRemoteAsync(p.Item, p.JobId, null, budget.Token))
-                .Concat(_creating.Values.ToList().Select(p => CancelRemoteAsync(p.Item, null, (p.Request, p.Resubmissions), budget.Token)));
-            await Task.WhenAll(cancels).ConfigureAwait(false);
+            await Task.WhenAll(_unfinishedJobs.Values.Select(p => CancelRemoteAsync(p.Item, p.JobId, budget.Token))).ConfigureAwait(false);
         }
 
-        /// <summary>
-        /// Cancels one remote job. For a create still unanswered, the job id is learnt first by asking
-        /// again with the same Idempotency-Key and sync:false.
-        /// </summary>
-        private async Task CancelRemoteAsync(WorkItem item, string? jobId, (RunRequest Request, int Resubmissions)? create, CancellationToken token)
+        /// <summary>Cancels one remote job whose id is known (a create on the wire at the stop was let finish, so its id is).</summary>
+        private async Task CancelRemoteAsync(WorkItem item, string jobId, CancellationToken token)
         {
             try
             {
-                if (create is { } c)
-                {
-                    var job = await _client.RunAsync(new RunRequest { Model = c.Request.Model, Input = c.Request.Input, IdempotencyKey = c.Request.IdempotencyKey, Sync = false }, token).ConfigureAwait(false);
-                    _journal?.Created(item.Id, job.JobId, c.Resubmissions);
-                    if (job.IsTerminal)
-                    {
-                        return;
-                    }
-
-                    jobId = job.JobId;
-                }
-
                 // A cancel can lose the race with completion: only the service's word makes it cancelled.
                 // Otherwise the journal keeps the job as created, so a resume re-attaches to it instead of paying twice.
-                var after = await _client.CancelJobAsync(jobId!, token).ConfigureAwait(false);
+                var after = await _client.CancelJobAsync(jobId, token).ConfigureAwait(false);
                 if (after.Status == JobStatus.Cancelled)
                 {
-                    _journal?.Cancelled(item.Id, jobId!);
+                    _journal?.Cancelled(item.Id, jobId);
                 }
             }
             catch (Exception)
@@ -838,9 +861,9 @@ namespace Abstrakt.Engine
             }
         }
 
+        // Two paths into the one bounded channel: notes and progress snapshots may be dropped when the consumer
+        // lags (a newer one follows); results and failures, live or replayed, wait for room and are never lost.
         private void Note(WorkItem item, string message) => _events.Writer.TryWrite(new ItemNote { Item = item, Message = message });
-
-        private void Emit(BatchEvent e) => _events.Writer.TryWrite(e);
 
         private ValueTask EmitAsync(BatchEvent e) => _events.Writer.WriteAsync(e, _consumerGone.Token);
 

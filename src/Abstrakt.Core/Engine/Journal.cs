@@ -26,7 +26,7 @@ namespace Abstrakt.Engine
         /// <summary>The per-item input JSON as accepted.</summary>
         public string InputJson { get; set; } = "{}";
 
-        /// <summary>accepted, created, completed, failed or cancelled.</summary>
+        /// <summary>accepted, sent (a create on the wire, not yet answered), created, completed, failed or cancelled.</summary>
         public string State { get; set; } = "accepted";
 
         /// <summary>The job, once created.</summary>
@@ -159,6 +159,15 @@ namespace Abstrakt.Engine
         {
             ["type"] = "accepted", ["id"] = item.Id, ["index"] = item.Index, ["prompt"] = item.Prompt, ["model"] = item.Model, ["input"] = RawJson(item.InputJson),
         });
+
+        /// <summary>Records that a create for an item is about to go on the wire: until it is answered, a job may exist unnamed.</summary>
+        /// <param name="id">The item id.</param>
+        /// <param name="resubmissions">The item's resubmission count.</param>
+        public void Sent(string id, int resubmissions) => Append(new Dictionary<string, object?> { ["type"] = "sent", ["id"] = id, ["resubmissions"] = resubmissions });
+
+        /// <summary>Records that the create last sent for an item made no job (it was answered with an error, or never left).</summary>
+        /// <param name="id">The item id.</param>
+        public void Unsent(string id) => Append(new Dictionary<string, object?> { ["type"] = "unsent", ["id"] = id });
 
         /// <summary>Records that a job was created for an item.</summary>
         /// <param name="id">The item id.</param>
@@ -308,6 +317,13 @@ namespace Abstrakt.Engine
                     entry.Prompt = Str(r, "prompt") ?? string.Empty;
                     entry.Model = Str(r, "model");
                     entry.InputJson = r.TryGetProperty("input", out var input) ? input.GetRawText() : "{}";
+                    break;
+                case "sent":
+                    entry.State = "sent";
+                    entry.Resubmissions = r.TryGetProperty("resubmissions", out var sent) ? sent.GetInt32() : 0;
+                    break;
+                case "unsent":
+                    entry.State = "accepted";
                     break;
                 case "created":
                     entry.State = "created";

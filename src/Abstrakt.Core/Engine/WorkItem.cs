@@ -151,6 +151,9 @@ namespace Abstrakt.Engine
         /// <summary>Items failed.</summary>
         public long Failed { get; init; }
 
+        /// <summary>Of the failed items, those whose create may have made a job that no one can name (OUTCOME_UNKNOWN).</summary>
+        public long OutcomeUnknown { get; init; }
+
         /// <summary>Items being worked on.</summary>
         public long InFlight { get; init; }
 

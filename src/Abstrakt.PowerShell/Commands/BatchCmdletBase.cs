@@ -296,7 +296,7 @@ namespace Abstrakt.PowerShell.Commands
                 WriteProgress(new ProgressRecord(ActivityId, Activity, "Done") { RecordType = ProgressRecordType.Completed });
             }
 
-            WriteVerbose($"Batch summary: {summary.Done} done, {summary.Failed} failed, {summary.Retries} retries, {summary.CreditsUsed} credits, {summary.Elapsed.TotalSeconds:0.0} s.");
+            WriteVerbose($"Batch summary: {summary.Done} done, {summary.Failed} failed ({summary.OutcomeUnknown} with an unknown outcome), {summary.Retries} retries, {summary.CreditsUsed} credits, {summary.Elapsed.TotalSeconds:0.0} s.");
             if (_run.Completion.IsFaulted && _run.Completion.Exception?.InnerException is BatchFatalException fatal)
             {
                 ThrowTerminatingError(ApiErrors.FatalRecord(fatal, DefaultModel));

@@ -50,6 +50,11 @@ namespace Abstrakt.PowerShell.Commands
         [ValidateRange(0.0, 1.0)]
         public double TransientErrorRate { get; set; }
 
+        /// <summary>Share of API requests done, then answered with a response cut mid-body (0 to 1): a create's job exists, unnamed.</summary>
+        [Parameter]
+        [ValidateRange(0.0, 1.0)]
+        public double CutConnectionRate { get; set; }
+
         /// <summary>Share of jobs that end failed with INFERENCE_FAILED (0 to 1).</summary>
         [Parameter]
         [ValidateRange(0.0, 1.0)]
@@ -78,7 +83,7 @@ namespace Abstrakt.PowerShell.Commands
                 SyncTimeout = TimeSpan.FromSeconds(SyncTimeoutSec),
                 Seed = Seed,
                 Port = Port,
-                Faults = new SandboxFaults { TransientErrorRate = TransientErrorRate, InferenceFailureRate = InferenceFailureRate },
+                Faults = new SandboxFaults { TransientErrorRate = TransientErrorRate, CutConnectionRate = CutConnectionRate, InferenceFailureRate = InferenceFailureRate },
             });
             AbstraktSession.SetSandbox(sandbox);
             AbstraktSession.SetConnection(AbstraktSession.ConnectToSandbox(sandbox, owns: false));

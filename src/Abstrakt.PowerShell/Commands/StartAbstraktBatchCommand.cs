@@ -73,6 +73,10 @@ namespace Abstrakt.PowerShell.Commands
         [Parameter]
         public SwitchParameter RetryFailed { get; set; }
 
+        /// <summary>Send again the items whose create may have reached the service but whose answer was lost (OutcomeUnknown): the service may bill them twice.</summary>
+        [Parameter]
+        public SwitchParameter ResubmitUnknown { get; set; }
+
         /// <summary>The account's plan: the engine never runs more items at once than the plan's documented concurrency.</summary>
         [Parameter]
         public AbstraktPlan? Tier { get; set; }
@@ -178,6 +182,7 @@ namespace Abstrakt.PowerShell.Commands
             options.JournalPath = JournalPath is null ? null : GetUnresolvedProviderPathFromPSPath(JournalPath);
             options.Resume = Resume;
             options.RetryFailed = RetryFailed;
+            options.ResubmitUnknown = ResubmitUnknown;
             if (Tier is AbstraktPlan tier)
             {
                 options.PlanConcurrency = Plans.Concurrency(tier);
