@@ -22,6 +22,8 @@ namespace Abstrakt.PowerShell
         public const string JournalCorrupt = "AbstraktJournalCorrupt";
         public const string JournalDiffers = "AbstraktJournalDiffers";
         public const string JournalInUse = "AbstraktJournalInUse";
+        public const string StoreUnavailable = "AbstraktStoreUnavailable";
+        public const string StoreInvalid = "AbstraktStoreInvalid";
         public const string NoSandbox = "AbstraktNoSandbox";
         public const string ResumeNeedsJournal = "AbstraktResumeNeedsJournal";
         public const string WebhookSecretMissing = "AbstraktWebhookSecretMissing";

@@ -51,6 +51,12 @@ namespace Abstrakt.Api
         /// <summary>An item whose Id an earlier item of the same batch already has; it is not run.</summary>
         public const string DuplicateId = "DUPLICATE_ID";
 
+        /// <summary>
+        /// A shared batch's item whose create a runner sent (or was about to send) and whose job id it never recorded
+        /// before it died: a billed job may exist that no one can name, so the item is not resubmitted silently.
+        /// </summary>
+        public const string OutcomeUnknown = "OUTCOME_UNKNOWN";
+
         /// <summary>An error the engine did not foresee (a bug, or a value it cannot handle); this item fails.</summary>
         public const string Unexpected = "UNEXPECTED_FAILURE";
 
@@ -81,6 +87,7 @@ namespace Abstrakt.Api
                 case LocalIo:
                 case Unexpected:
                 case DuplicateId:
+                case OutcomeUnknown:
                     return ErrorKind.ItemFatal;
                 case RateLimited:
                 case ModelUnavailable:

@@ -10,6 +10,7 @@ using System.Threading.Channels;
 using System.Threading.Tasks;
 using Abstrakt.Api;
 using Abstrakt.Json;
+using Abstrakt.Store;
 using Polly;
 using Polly.Retry;
 using Polly.Timeout;
@@ -28,8 +29,7 @@ namespace Abstrakt.Engine
 
         private readonly AbstraktClient _client;
         private readonly BatchOptions _options;
-        private readonly Journal? _journal;
-        private readonly Dictionary<long, JournalEntry> _journalByIndex;
+        private readonly IBatchStore _store;
         private readonly CancellationTokenSource _cts;
         private readonly CancellationTokenSource _consumerGone = new CancellationTokenSource();
         private readonly Channel<WorkItem> _input;
@@ -62,9 +62,10 @@ namespace Abstrakt.Engine
                 PrepareOutputDirectory(options.OutputDirectory);
             }
 
-            _journal = options.JournalPath is null ? null : Journal.Open(options.JournalPath, options.Resume, options.DefaultModel);
-            _journalByIndex = _journal?.Entries.Values.GroupBy(e => e.Index).ToDictionary(g => g.Key, g => g.Last()) ?? new Dictionary<long, JournalEntry>();
-            _batchId = _journal?.BatchId ?? Guid.NewGuid().ToString("N");
+            _store = BatchStores.Open(options, Concurrency);
+            _batchId = _store.BatchId;
+            // Stop-AbstraktBatch: as Ctrl+C, so the jobs this runner started are cancelled.
+            _store.StopRequested.Register(() => _cts.Cancel());
             _pipeline = BuildPipeline();
             _startTimestamp = options.Time.GetTimestamp();
             _answersAtStart = client.Answers;
@@ -83,11 +84,14 @@ namespace Abstrakt.Engine
         /// <summary>Ends when the batch ends; faults with <see cref="BatchFatalException"/> when the batch was doomed.</summary>
         public Task Completion { get; }
 
-        /// <summary>The journal's path, if any.</summary>
-        public string? JournalPath => _journal?.Path;
+        /// <summary>Where the batch is kept (a journal, or a shared store without its password); null when nowhere.</summary>
+        public string? StoreDescription => _store.Description;
 
         /// <summary>True when asked to resume but the journal was missing or empty, so the batch started from the beginning.</summary>
-        public bool ResumedNothing => _options.Resume && _journal?.IsNew == true;
+        public bool ResumedNothing => _store.ResumedNothing;
+
+        /// <summary>True when every runner of a shared batch was asked to stop (Stop-AbstraktBatch) and this one did.</summary>
+        public bool StoppedByRequest => _store.StopRequested.IsCancellationRequested;
 
         /// <summary>Starts a batch.</summary>
         /// <param name="client">The client (its rate gate is shared by all workers).</param>
@@ -211,7 +215,8 @@ namespace Abstrakt.Engine
             var elapsed = _options.Time.GetElapsedTime(_startTimestamp);
             var done = Interlocked.Read(ref _done);
             var failed = Interlocked.Read(ref _failed);
-            long? total = _inputComplete ? Interlocked.Read(ref _accepted) : null;
+            // A shared batch's runner cannot know its share in advance.
+            long? total = _inputComplete && !_store.Shared ? Interlocked.Read(ref _accepted) : null;
             var finished = done + failed;
             return new BatchProgress
             {
@@ -244,7 +249,7 @@ namespace Abstrakt.Engine
                 // The outcome was reported through Completion already.
             }
 
-            _journal?.Dispose();
+            _store.Dispose();
             _cts.Dispose();
             _consumerGone.Dispose();
         }
@@ -336,12 +341,9 @@ namespace Abstrakt.Engine
             var token = _cts.Token;
             try
             {
-                while (await _input.Reader.WaitToReadAsync(token).ConfigureAwait(false))
+                while (!token.IsCancellationRequested && await _store.NextAsync(_input.Reader, token).ConfigureAwait(false) is { } work)
                 {
-                    while (!token.IsCancellationRequested && _input.Reader.TryRead(out var item))
-                    {
-                        await ProcessAsync(item, token).ConfigureAwait(false);
-                    }
+                    await ProcessAsync(work.Item, work.Prior, token).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -355,7 +357,7 @@ namespace Abstrakt.Engine
             }
         }
 
-        private async Task ProcessAsync(WorkItem item, CancellationToken token)
+        private async Task ProcessAsync(WorkItem item, JournalEntry? prior, CancellationToken token)
         {
             var state = new ItemState(_options.Time.GetTimestamp());
             if (_options.TraceRequests)
@@ -378,15 +380,16 @@ namespace Abstrakt.Engine
                     return;
                 }
 
-                if (!Resume(item, state))
+                if (!await ResumeAsync(item, prior, state).ConfigureAwait(false))
                 {
                     return;
                 }
 
                 var result = await _pipeline.ExecuteAsync((ctx, s) => new ValueTask<ItemCompleted>(AttemptAsync(item, s, ctx.CancellationToken)), context, state).ConfigureAwait(false);
-                if (!result.Submitted)
+                if (!result.Submitted && !await RecordAsync(item, s => s.CompletedAsync(result)).ConfigureAwait(false))
                 {
-                    Record(item, j => j.Completed(result));
+                    Note(item, "another runner of the shared batch finished this item first; its result stands");
+                    return;
                 }
 
                 Interlocked.Increment(ref _done);
@@ -437,15 +440,10 @@ namespace Abstrakt.Engine
             }
         }
 
-        /// <summary>Applies what the journal knows of the item; false when nothing is left to do.</summary>
-        private bool Resume(WorkItem item, ItemState state)
+        /// <summary>Applies what the store knows of the item; false when nothing is left to do.</summary>
+        private async Task<bool> ResumeAsync(WorkItem item, JournalEntry? entry, ItemState state)
         {
-            if (_journal is null)
-            {
-                return true;
-            }
-
-            if (_journalByIndex.TryGetValue(item.Index, out var entry))
+            if (entry is not null)
             {
                 if (entry.Id != item.Id || entry.Prompt != item.Prompt || !SameJson(entry.InputJson, item.InputJson) || !string.Equals(entry.Model, item.Model, StringComparison.OrdinalIgnoreCase))
                 {
@@ -474,13 +472,18 @@ namespace Abstrakt.Engine
                     case "cancelled":
                         state.Resubmissions = entry.Resubmissions + 1;
                         return true;
+                    case "sending":
+                        // A runner sent (or was about to send) a create and died before it recorded the job id.
+                        var unknown = new AbstraktApiException(ErrorCodes.OutcomeUnknown, $"A runner that stopped had sent the create for item {item.Index} and never recorded its job id; a job may exist and be billed. Not resubmitted: run the item again if you want it.");
+                        await FailAsync(item, state, unknown).ConfigureAwait(false);
+                        return false;
                     default:
                         state.Resubmissions = entry.Resubmissions;
                         return true;
                 }
             }
 
-            Record(item, j => j.Accepted(item));
+            await RecordAsync(item, s => s.AcceptedAsync(item)).ConfigureAwait(false);
             return true;
         }
 
@@ -572,7 +575,14 @@ namespace Abstrakt.Engine
             // Same item, same key: a create whose outcome is unknown is retried without creating a second job.
             // The key holds the canonical input too, so two different inputs can never share one job.
             var key = _batchId + ":" + item.Id + ":" + CanonicalHash(model, input) + (state.Resubmissions > 0 ? ":" + state.Resubmissions : string.Empty);
-            var request = new RunRequest { Model = model, Input = input, IdempotencyKey = key, WebhookUrl = _options.WebhookUrl };
+            // A shared store records the create before it is sent, and the job id before anyone waits on the job
+            // (sync:false): a runner that dies leaves either a job id to re-attach to or a known unknown.
+            var request = new RunRequest { Model = model, Input = input, IdempotencyKey = key, WebhookUrl = _options.WebhookUrl, Sync = !_store.Shared };
+            if (_store.Shared && !await RecordAsync(item, s => s.SendingAsync(item, state.Resubmissions)).ConfigureAwait(false))
+            {
+                throw new OperationCanceledException("Another runner owns this item now.");
+            }
+
             JobInfo job;
             _creating[item.Id] = (item, request, state.Resubmissions);
             try
@@ -589,7 +599,7 @@ namespace Abstrakt.Engine
             _creating.TryRemove(item.Id, out _);
 
             state.JobId = job.JobId;
-            Record(item, j => j.Created(item.Id, job.JobId, state.Resubmissions));
+            await RecordAsync(item, s => s.CreatedAsync(item, job.JobId, state.Resubmissions)).ConfigureAwait(false);
             if (!job.IsTerminal)
             {
                 _unfinishedJobs[item.Id] = (item, job.JobId);
@@ -665,9 +675,10 @@ namespace Abstrakt.Engine
             _unfinishedJobs.TryRemove(item.Id, out _);
             try
             {
-                if (journal)
+                if (journal && !await RecordAsync(item, s => s.FailedAsync(item, error.Code, error.Message)).ConfigureAwait(false))
                 {
-                    Record(item, j => j.Failed(item.Id, error.Code, error.Message));
+                    Note(item, "another runner of the shared batch finished this item first; its outcome stands");
+                    return;
                 }
             }
             catch (Exception ex)
@@ -683,14 +694,15 @@ namespace Abstrakt.Engine
             await EmitAsync(new ItemFailed { Item = item, Error = error, Attempts = state.Attempts }).ConfigureAwait(false);
         }
 
-        /// <summary>Writes one journal record for an item (a test may inject a fault first).</summary>
-        private void Record(WorkItem item, Action<Journal> write)
+        /// <summary>Writes one record of an item to the store (a test may inject a fault first); false when the store did not take it.</summary>
+        private Task<bool> RecordAsync(WorkItem item, Func<IBatchStore, Task<bool>> write)
         {
-            if (_journal is not null)
+            if (_store.Description is not null)
             {
                 Inject(ItemStage.Journal, item);
-                write(_journal);
             }
+
+            return write(_store);
         }
 
         private void Inject(ItemStage stage, WorkItem item) => _options.FaultInjection?.Invoke(stage, item);
@@ -741,7 +753,7 @@ namespace Abstrakt.Engine
             {
                 // Whatever happened, the consumer's stream ends: a reader must never wait forever.
                 _events.Writer.TryWrite(Snapshot());
-                _journal?.Dispose();
+                _store.Dispose();
                 _events.Writer.TryComplete(_fatal);
             }
 
@@ -771,7 +783,7 @@ namespace Abstrakt.Engine
                 if (create is { } c)
                 {
                     var job = await _client.RunAsync(new RunRequest { Model = c.Request.Model, Input = c.Request.Input, IdempotencyKey = c.Request.IdempotencyKey, Sync = false }, token).ConfigureAwait(false);
-                    _journal?.Created(item.Id, job.JobId, c.Resubmissions);
+                    await _store.CreatedAsync(item, job.JobId, c.Resubmissions).ConfigureAwait(false);
                     if (job.IsTerminal)
                     {
                         return;
@@ -785,7 +797,7 @@ namespace Abstrakt.Engine
                 var after = await _client.CancelJobAsync(jobId!, token).ConfigureAwait(false);
                 if (after.Status == JobStatus.Cancelled)
                 {
-                    _journal?.Cancelled(item.Id, jobId!);
+                    await _store.CancelledAsync(item, jobId!).ConfigureAwait(false);
                 }
             }
             catch (Exception)

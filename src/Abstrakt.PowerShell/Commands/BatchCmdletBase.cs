@@ -93,20 +93,22 @@ namespace Abstrakt.PowerShell.Commands
                     "JournalExists" => (ErrorIds.JournalExists, ErrorCategory.InvalidData),
                     "JournalDiffers" => (ErrorIds.JournalDiffers, ErrorCategory.InvalidData),
                     "JournalInUse" => (ErrorIds.JournalInUse, ErrorCategory.ResourceBusy),
+                    "StoreUnavailable" => (ErrorIds.StoreUnavailable, ErrorCategory.ConnectionError),
+                    "StoreInvalid" => (ErrorIds.StoreInvalid, ErrorCategory.InvalidArgument),
                     _ => (ErrorIds.JournalCorrupt, ErrorCategory.InvalidData),
                 };
-                ThrowTerminatingError(new ErrorRecord(ex, id, category, options.JournalPath));
+                ThrowTerminatingError(new ErrorRecord(ex, id, category, (object?)options.JournalPath ?? options.BatchName));
             }
             catch (ArgumentException ex) when (options.OutputDirectory is not null && ex.ParamName == "directory")
             {
                 ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.InvalidOutputDirectory, ErrorCategory.WriteError, OutputDirectory));
             }
 
-            WriteVerbose($"Batch started on {connection.Endpoint} with {_run!.Concurrency} at a time" + (_run.JournalPath is null ? "." : $", journal {_run.JournalPath}."));
+            WriteVerbose($"Batch started on {connection.Endpoint} with {_run!.Concurrency} at a time" + (_run.StoreDescription is null ? "." : $", {_run.StoreDescription}."));
             if (_run.ResumedNothing)
             {
                 // Scripts pass -Resume always; a mistyped path must not go unnoticed.
-                WriteWarning($"Nothing to resume: the journal '{_run.JournalPath}' was missing or empty. The batch starts from the beginning.");
+                WriteWarning($"Nothing to resume: the {_run.StoreDescription} was missing or empty. The batch starts from the beginning.");
             }
             _progressClock.Start();
         }
@@ -181,6 +183,11 @@ namespace Abstrakt.PowerShell.Commands
             if (_progressShown)
             {
                 WriteProgress(new ProgressRecord(ActivityId, Activity, "Done") { RecordType = ProgressRecordType.Completed });
+            }
+
+            if (_run.StoppedByRequest)
+            {
+                WriteWarning("Stopped: Stop-AbstraktBatch asked every runner of the batch to stop; this runner cancelled its jobs.");
             }
 
             WriteVerbose($"Batch summary: {summary.Done} done, {summary.Failed} failed, {summary.Retries} retries, {summary.CreditsUsed} credits, {summary.Elapsed.TotalSeconds:0.0} s.");
@@ -329,6 +336,7 @@ namespace Abstrakt.PowerShell.Commands
             ErrorCodes.DiskFull => "DiskFull",
             ErrorCodes.Unexpected => "UnexpectedFailure",
             ErrorCodes.DuplicateId => "DuplicateId",
+            ErrorCodes.OutcomeUnknown => "OutcomeUnknown",
             _ => "TransportFault",
         };
 

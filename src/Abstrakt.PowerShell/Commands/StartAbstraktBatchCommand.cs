@@ -15,14 +15,17 @@ namespace Abstrakt.PowerShell.Commands
     /// <summary>
     /// <para type="synopsis">Runs a batch of prompts: throttled, retried, resumable, streaming results as they complete.</para>
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Start, "AbstraktBatch", SupportsShouldProcess = true)]
+    [Cmdlet(VerbsLifecycle.Start, "AbstraktBatch", SupportsShouldProcess = true, DefaultParameterSetName = JournalSet)]
     [OutputType(typeof(AbstraktResult))]
     public sealed class StartAbstraktBatchCommand : BatchCmdletBase
     {
+        private const string JournalSet = "Journal";
+        private const string StoreSet = "Store";
         private long _whatIfItems;
 
-        /// <summary>A prompt string, or an object with Prompt and optional Model, ImageSize, NumImages, Seed, Id.</summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+        /// <summary>A prompt string, or an object with Prompt and optional Model, ImageSize, NumImages, Seed, Id. Optional with -Store: a runner may join a batch loaded elsewhere.</summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = JournalSet)]
+        [Parameter(Position = 0, ValueFromPipeline = true, ParameterSetName = StoreSet)]
         [AllowNull]
         [AllowEmptyString]
         public PSObject? InputObject { get; set; }
@@ -34,17 +37,32 @@ namespace Abstrakt.PowerShell.Commands
         public string Model { get; set; } = "flux-schnell";
 
         /// <summary>A JSON-lines journal that records every item's life, so the batch can be resumed.</summary>
-        [Parameter]
+        [Parameter(ParameterSetName = JournalSet)]
         [ValidateNotNullOrEmpty]
         public string? JournalPath { get; set; }
 
         /// <summary>Continue the batch recorded in -JournalPath: completed items are not run again.</summary>
-        [Parameter]
+        [Parameter(ParameterSetName = JournalSet)]
         public SwitchParameter Resume { get; set; }
 
         /// <summary>With -Resume, run again the items the journal records as failed.</summary>
-        [Parameter]
+        [Parameter(ParameterSetName = JournalSet)]
         public SwitchParameter RetryFailed { get; set; }
+
+        /// <summary>A PostgreSQL batch store (an Npgsql connection string or a postgres:// URL) that every runner of the batch shares.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+        [ValidateNotNullOrEmpty]
+        public string? Store { get; set; }
+
+        /// <summary>The shared batch's name in -Store: runners given the same name share its items.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+        [ValidateNotNullOrEmpty]
+        public string? BatchName { get; set; }
+
+        /// <summary>Seconds a runner's claim on items lasts unless renewed: a dead runner's items are taken over after this.</summary>
+        [Parameter(ParameterSetName = StoreSet)]
+        [ValidateRange(2, 3600)]
+        public int LeaseSec { get; set; } = 30;
 
         /// <summary>The account's plan: the engine never runs more items at once than the plan allows, and paces to its rate.</summary>
         [Parameter]
@@ -132,6 +150,9 @@ namespace Abstrakt.PowerShell.Commands
             }
 
             options.JournalPath = JournalPath is null ? null : GetUnresolvedProviderPathFromPSPath(JournalPath);
+            options.Store = Store;
+            options.BatchName = BatchName;
+            options.LeaseTime = TimeSpan.FromSeconds(LeaseSec);
             options.Resume = Resume;
             options.RetryFailed = RetryFailed;
             if (Tier is SandboxTier tier)
@@ -149,6 +170,12 @@ namespace Abstrakt.PowerShell.Commands
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
+            // A runner given no input joins a shared batch loaded elsewhere.
+            if (Store is not null && !MyInvocation.BoundParameters.ContainsKey(nameof(InputObject)))
+            {
+                return;
+            }
+
             if (!TryRead(InputObject, out var prompt, out var model, out var input, out var id))
             {
                 return;

@@ -1,0 +1,387 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Channels;
+using System.Threading.Tasks;
+using Abstrakt.Engine;
+using Abstrakt.Json;
+using Npgsql;
+
+namespace Abstrakt.Store
+{
+    /// <summary>
+    /// One runner's view of a batch that many runners share in PostgreSQL. Items are loaded once (ON CONFLICT
+    /// DO NOTHING, so runners given the same input load it together); runners claim small groups with
+    /// SELECT ... FOR UPDATE SKIP LOCKED under a lease they renew while they work; a dead runner's leases
+    /// expire and its items are claimed again with the job ids it recorded. Every write is made only while this
+    /// runner still owns the item, so an item ends once.
+    /// </summary>
+    internal sealed class PostgresBatchStore : IBatchStore
+    {
+        private const int LoadChunk = 500;
+        private readonly NpgsqlDataSource _db;
+        private readonly string _name;
+        private readonly string _runner;
+        private readonly TimeSpan _lease;
+        private readonly int _group;
+        private readonly TimeProvider _time;
+        private readonly bool _loadedAtOpen;
+        private readonly bool _createdByUs;
+        private readonly CancellationTokenSource _stop = new CancellationTokenSource();
+        private readonly CancellationTokenSource _closing = new CancellationTokenSource();
+        private readonly ConcurrentQueue<StoredWork> _claimed = new ConcurrentQueue<StoredWork>();
+        private readonly SemaphoreSlim _claiming = new SemaphoreSlim(1, 1);
+        private readonly object _loaderLock = new object();
+        private readonly Task _renewer;
+        private Task? _loader;
+        private long _loadedCount;
+        private volatile bool _inputDone;
+        private volatile bool _finished;
+        private int _disposed;
+
+        private PostgresBatchStore(NpgsqlDataSource db, string name, string description, (string BatchId, bool Loaded, bool Created) batch, TimeSpan lease, int concurrency, TimeProvider time)
+        {
+            _db = db;
+            _name = name;
+            Description = description;
+            BatchId = batch.BatchId;
+            _loadedAtOpen = batch.Loaded;
+            _createdByUs = batch.Created;
+            _lease = lease;
+            _group = Math.Max(1, Math.Min(concurrency, 8));
+            _time = time;
+            StopRequested = _stop.Token;
+            using (var self = Process.GetCurrentProcess())
+            {
+                _runner = Environment.MachineName + ":" + self.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + Guid.NewGuid().ToString("N").Substring(0, 6);
+                Execute("INSERT INTO abstrakt_runners (batch, runner, host, pid) VALUES (@b, @r, @h, @p)", ("h", Environment.MachineName), ("p", self.Id));
+            }
+
+            _renewer = Task.Run(RenewAsync);
+        }
+
+        public string BatchId { get; }
+
+        public string? Description { get; }
+
+        public bool ResumedNothing => false;
+
+        public bool Shared => true;
+
+        public CancellationToken StopRequested { get; }
+
+        /// <summary>Opens (creating when needed) the schema and the batch <paramref name="name"/>, and registers this runner.</summary>
+        public static PostgresBatchStore Open(string store, string name, string model, TimeSpan lease, int concurrency, TimeProvider time)
+        {
+            var description = PostgresConnection.Describe(store) + ", batch '" + name + "'";
+            var db = PostgresConnection.Open(store);
+            try
+            {
+                PostgresSchema.Ensure(db);
+                var batch = OpenBatch(db, name, model);
+                return new PostgresBatchStore(db, name, description, batch, lease, concurrency, time);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException)
+            {
+                db.Dispose();
+                throw PostgresConnection.Unavailable(store, ex);
+            }
+            catch
+            {
+                db.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>The batch's row, created when missing; a batch made for another model is refused.</summary>
+        internal static (string BatchId, bool Loaded, bool Created) OpenBatch(NpgsqlDataSource db, string name, string model)
+        {
+            using var command = db.CreateCommand(
+                "WITH made AS (INSERT INTO abstrakt_batches (name, batch_id, model) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING batch_id) " +
+                "SELECT b.batch_id, b.model, b.loaded, EXISTS (SELECT 1 FROM made) FROM abstrakt_batches b WHERE b.name = $1 " +
+                "UNION ALL SELECT batch_id, $3, false, true FROM made");
+            command.Parameters.Add(new NpgsqlParameter { Value = name });
+            command.Parameters.Add(new NpgsqlParameter { Value = Guid.NewGuid().ToString("N") });
+            command.Parameters.Add(new NpgsqlParameter { Value = model });
+            using var reader = command.ExecuteReader();
+            reader.Read();
+            var recorded = reader.GetString(1);
+            if (!string.Equals(recorded, model, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new JournalException($"The batch '{name}' was made for model '{recorded}', not '{model}'. Join it with -Model {recorded}.", "JournalDiffers");
+            }
+
+            return (reader.GetString(0), reader.GetBoolean(2), reader.GetBoolean(3));
+        }
+
+        public async ValueTask<StoredWork?> NextAsync(ChannelReader<WorkItem> input, CancellationToken cancellationToken)
+        {
+            lock (_loaderLock)
+            {
+                _loader ??= Task.Run(() => LoadAsync(input, cancellationToken));
+            }
+
+            while (!_finished)
+            {
+                if (_claimed.TryDequeue(out var work))
+                {
+                    return work;
+                }
+
+                await _claiming.WaitAsync(cancellationToken).ConfigureAwait(false);
+                var claimedSome = false;
+                try
+                {
+                    if (!_claimed.IsEmpty || _finished)
+                    {
+                        continue;
+                    }
+
+                    if (_loader.IsFaulted)
+                    {
+                        await _loader.ConfigureAwait(false);
+                    }
+
+                    foreach (var claimed in await ClaimAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        _claimed.Enqueue(claimed);
+                        claimedSome = true;
+                    }
+
+                    if (!claimedSome && await FinishedAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        _finished = true;
+                    }
+                }
+                finally
+                {
+                    _claiming.Release();
+                }
+
+                if (!claimedSome && !_finished)
+                {
+                    // Nothing free now: items are leased by live runners, or still being loaded.
+                    await _time.Delay(TimeSpan.FromMilliseconds(250), cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            return null;
+        }
+
+        public Task<bool> AcceptedAsync(WorkItem item) => Task.FromResult(true);
+
+        public Task<bool> SendingAsync(WorkItem item, int resubmissions) =>
+            UpdateOwnedAsync(item, "state = 'sending', resubmissions = @n", ("n", resubmissions));
+
+        public Task<bool> CreatedAsync(WorkItem item, string jobId, int resubmissions) =>
+            UpdateOwnedAsync(item, "state = 'created', job_id = @j, resubmissions = @n", ("j", jobId), ("n", resubmissions));
+
+        public Task<bool> CompletedAsync(ItemCompleted result) =>
+            UpdateOwnedAsync(
+                result.Item,
+                "state = 'completed', job_id = @j, urls = @u, files = @f, credits = @c, finished_by = @r, finished_at = now(), lease_until = NULL",
+                ("j", result.JobId),
+                ("u", result.Urls.ToArray()),
+                ("f", result.Files.ToArray()),
+                ("c", result.CreditsUsed));
+
+        public Task<bool> FailedAsync(WorkItem item, string code, string message) =>
+            UpdateOwnedAsync(item, "state = 'failed', error_code = @e, error_message = @m, finished_by = @r, finished_at = now(), lease_until = NULL", ("e", code), ("m", message));
+
+        public Task<bool> CancelledAsync(WorkItem item, string jobId) =>
+            UpdateOwnedAsync(item, "state = 'cancelled', job_id = @j", ("j", jobId));
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            {
+                return;
+            }
+
+            _closing.Cancel();
+            try
+            {
+                _renewer.Wait(TimeSpan.FromSeconds(5));
+                // What this runner still holds is free at once for the others, rather than when its lease ends.
+                Execute("UPDATE abstrakt_items SET lease_until = NULL WHERE batch = @b AND runner = @r AND state IN " + PostgresSchema.Active);
+                Execute("UPDATE abstrakt_runners SET ended_at = now(), last_seen = now() WHERE batch = @b AND runner = @r");
+            }
+            catch (Exception ex) when (ex is NpgsqlException or AggregateException or InvalidOperationException or TimeoutException)
+            {
+                // The leases end by themselves.
+            }
+
+            // _stop stays undisposed: the engine reads its token after the batch has ended.
+            _db.Dispose();
+            _closing.Dispose();
+        }
+
+        private async Task LoadAsync(ChannelReader<WorkItem> input, CancellationToken cancellationToken)
+        {
+            var chunk = new List<WorkItem>(LoadChunk);
+            while (await input.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (chunk.Count < LoadChunk && input.TryRead(out var item))
+                {
+                    chunk.Add(item);
+                }
+
+                if (!_loadedAtOpen && chunk.Count > 0)
+                {
+                    await InsertAsync(_db, _name, chunk, cancellationToken).ConfigureAwait(false);
+                    _loadedCount += chunk.Count;
+                }
+
+                chunk.Clear();
+            }
+
+            if (!_loadedAtOpen && _loadedCount > 0)
+            {
+                await MarkLoadedAsync(_db, _name, cancellationToken).ConfigureAwait(false);
+            }
+
+            _inputDone = true;
+        }
+
+        /// <summary>Adds items that are not there yet (by index): loading twice, or from two runners, loads once.</summary>
+        internal static async Task InsertAsync(NpgsqlDataSource db, string name, IReadOnlyList<WorkItem> items, CancellationToken cancellationToken)
+        {
+            using var command = db.CreateCommand(
+                "INSERT INTO abstrakt_items (batch, idx, item_id, prompt, model, input) " +
+                "SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) ON CONFLICT DO NOTHING");
+            command.Parameters.Add(new NpgsqlParameter { Value = name });
+            command.Parameters.Add(new NpgsqlParameter { Value = items.Select(i => i.Index).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = items.Select(i => i.Id).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = items.Select(i => i.Prompt).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = items.Select(i => i.Model).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { Value = items.Select(i => i.InputJson).ToArray() });
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Says every item is in: runners may end once none is left open.</summary>
+        internal static async Task MarkLoadedAsync(NpgsqlDataSource db, string name, CancellationToken cancellationToken)
+        {
+            using var command = db.CreateCommand("UPDATE abstrakt_batches SET loaded = true, total = (SELECT count(*) FROM abstrakt_items WHERE batch = $1) WHERE name = $1");
+            command.Parameters.Add(new NpgsqlParameter { Value = name });
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        private async Task<List<StoredWork>> ClaimAsync(CancellationToken cancellationToken)
+        {
+            using var command = Command(
+                "UPDATE abstrakt_items i SET runner = @r, lease_until = now() + @lease, claims = i.claims + 1 " +
+                "FROM (SELECT idx FROM abstrakt_items WHERE batch = @b AND state IN " + PostgresSchema.Active +
+                " AND (lease_until IS NULL OR lease_until < now()) ORDER BY idx LIMIT @n FOR UPDATE SKIP LOCKED) c " +
+                "WHERE i.batch = @b AND i.idx = c.idx " +
+                "RETURNING i.idx, i.item_id, i.prompt, i.model, i.input, i.state, i.job_id, i.resubmissions",
+                ("lease", _lease),
+                ("n", _group));
+            var claimed = new List<StoredWork>();
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var model = reader.IsDBNull(3) ? null : reader.GetString(3);
+                var inputJson = reader.GetString(4);
+                var item = new WorkItem(reader.GetInt64(0), reader.GetString(2), model, ParseInput(inputJson), reader.GetString(1));
+                claimed.Add(new StoredWork(item, new JournalEntry
+                {
+                    Id = item.Id,
+                    Index = item.Index,
+                    Prompt = item.Prompt,
+                    Model = model,
+                    InputJson = inputJson,
+                    State = reader.GetString(5),
+                    JobId = reader.IsDBNull(6) ? null : reader.GetString(6),
+                    Resubmissions = reader.GetInt32(7),
+                }));
+            }
+
+            return claimed.OrderBy(w => w.Item.Index).ToList();
+        }
+
+        /// <summary>True when every item is in and none is left open (a dead runner's leased ones count as open).</summary>
+        private async Task<bool> FinishedAsync(CancellationToken cancellationToken)
+        {
+            using var command = Command("SELECT loaded, EXISTS (SELECT 1 FROM abstrakt_items WHERE batch = @b AND state IN " + PostgresSchema.Active + ") FROM abstrakt_batches WHERE name = @b");
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return true;
+            }
+
+            var loaded = reader.GetBoolean(0);
+            var open = reader.GetBoolean(1);
+            // A runner that was given nothing, on a batch it made, has nothing to wait for.
+            return !open && (loaded || (_inputDone && _createdByUs && Interlocked.Read(ref _loadedCount) == 0));
+        }
+
+        /// <summary>Renews this runner's leases and polls the batch's stop flag, a third of a lease apart.</summary>
+        private async Task RenewAsync()
+        {
+            var token = _closing.Token;
+            while (!token.IsCancellationRequested)
+            {
+                try
+                {
+                    await _time.Delay(TimeSpan.FromTicks(_lease.Ticks / 3), token).ConfigureAwait(false);
+                    await ExecuteAsync("UPDATE abstrakt_items SET lease_until = now() + @lease WHERE batch = @b AND runner = @r AND lease_until IS NOT NULL AND state IN " + PostgresSchema.Active, token, ("lease", _lease)).ConfigureAwait(false);
+                    await ExecuteAsync("UPDATE abstrakt_runners SET last_seen = now() WHERE batch = @b AND runner = @r", token).ConfigureAwait(false);
+                    using var command = Command("SELECT b.stop_requested_at > r.started_at FROM abstrakt_batches b JOIN abstrakt_runners r ON r.batch = b.name AND r.runner = @r WHERE b.name = @b");
+                    if (await command.ExecuteScalarAsync(token).ConfigureAwait(false) is true)
+                    {
+                        _stop.Cancel();
+                    }
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (NpgsqlException)
+                {
+                    // A lost connection: try again next round; a lease outlives two missed renewals.
+                }
+            }
+        }
+
+        private async Task<bool> UpdateOwnedAsync(WorkItem item, string set, params (string Name, object Value)[] values)
+        {
+            var all = values.Concat(new[] { ("i", (object)item.Index) }).ToArray();
+            return await ExecuteAsync("UPDATE abstrakt_items SET " + set + " WHERE batch = @b AND idx = @i AND runner = @r AND state IN " + PostgresSchema.Active, CancellationToken.None, all).ConfigureAwait(false) == 1;
+        }
+
+        private NpgsqlCommand Command(string sql, params (string Name, object Value)[] values)
+        {
+            var command = _db.CreateCommand(sql);
+            command.Parameters.AddWithValue("b", _name);
+            command.Parameters.AddWithValue("r", _runner);
+            foreach (var (name, value) in values)
+            {
+                command.Parameters.AddWithValue(name, value);
+            }
+
+            return command;
+        }
+
+        private async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object Value)[] values)
+        {
+            using var command = Command(sql, values);
+            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        private void Execute(string sql, params (string Name, object Value)[] values)
+        {
+            using var command = Command(sql, values);
+            command.ExecuteNonQuery();
+        }
+
+        private static Dictionary<string, object?> ParseInput(string json)
+        {
+            using var doc = JsonDocument.Parse(json);
+            return doc.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => JsonValues.ToPlain(p.Value), StringComparer.Ordinal);
+        }
+    }
+}
