@@ -23,7 +23,7 @@ namespace Abstrakt.Store
     internal sealed class PostgresBatchStore : IBatchStore
     {
         private const int LoadChunk = 500;
-        private readonly NpgsqlDataSource _db;
+        private readonly PostgresDb _db;
         private readonly string _name;
         private readonly string _runner;
         private readonly TimeSpan _lease;
@@ -43,7 +43,7 @@ namespace Abstrakt.Store
         private volatile bool _finished;
         private int _disposed;
 
-        private PostgresBatchStore(NpgsqlDataSource db, string name, string description, (string BatchId, bool Loaded, bool Created) batch, TimeSpan lease, int concurrency, TimeProvider time)
+        private PostgresBatchStore(PostgresDb db, string name, string description, (string BatchId, bool Loaded, bool Created) batch, TimeSpan lease, int concurrency, TimeProvider time)
         {
             _db = db;
             _name = name;
@@ -58,7 +58,7 @@ namespace Abstrakt.Store
             using (var self = Process.GetCurrentProcess())
             {
                 _runner = Environment.MachineName + ":" + self.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + Guid.NewGuid().ToString("N").Substring(0, 6);
-                Execute("INSERT INTO abstrakt_runners (batch, runner, host, pid) VALUES (@b, @r, @h, @p)", ("h", Environment.MachineName), ("p", self.Id));
+                _db.Execute("INSERT INTO abstrakt_runners (batch, runner, host, pid) VALUES (@b, @r, @h, @p)", Ids(("h", Environment.MachineName), ("p", self.Id)));
             }
 
             _renewer = Task.Run(RenewAsync);
@@ -78,44 +78,38 @@ namespace Abstrakt.Store
         public static PostgresBatchStore Open(string store, string name, string model, TimeSpan lease, int concurrency, TimeProvider time)
         {
             var description = PostgresConnection.Describe(store) + ", batch '" + name + "'";
-            var db = PostgresConnection.Open(store);
             try
             {
+                var db = PostgresConnection.Open(store);
                 PostgresSchema.Ensure(db);
                 var batch = OpenBatch(db, name, model);
                 return new PostgresBatchStore(db, name, description, batch, lease, concurrency, time);
             }
             catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException)
             {
-                db.Dispose();
                 throw PostgresConnection.Unavailable(store, ex);
-            }
-            catch
-            {
-                db.Dispose();
-                throw;
             }
         }
 
         /// <summary>The batch's row, created when missing; a batch made for another model is refused.</summary>
-        internal static (string BatchId, bool Loaded, bool Created) OpenBatch(NpgsqlDataSource db, string name, string model)
+        internal static (string BatchId, bool Loaded, bool Created) OpenBatch(PostgresDb db, string name, string model)
         {
-            using var command = db.CreateCommand(
-                "WITH made AS (INSERT INTO abstrakt_batches (name, batch_id, model) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING batch_id) " +
-                "SELECT b.batch_id, b.model, b.loaded, EXISTS (SELECT 1 FROM made) FROM abstrakt_batches b WHERE b.name = $1 " +
-                "UNION ALL SELECT batch_id, $3, false, true FROM made");
-            command.Parameters.Add(new NpgsqlParameter { Value = name });
-            command.Parameters.Add(new NpgsqlParameter { Value = Guid.NewGuid().ToString("N") });
-            command.Parameters.Add(new NpgsqlParameter { Value = model });
-            using var reader = command.ExecuteReader();
-            reader.Read();
-            var recorded = reader.GetString(1);
-            if (!string.Equals(recorded, model, StringComparison.OrdinalIgnoreCase))
+            // A runner making the same batch at the same moment commits a row this statement's snapshot cannot
+            // see: ON CONFLICT skips, the SELECT finds nothing. The next statement sees it.
+            var row = Enumerable.Range(0, 3).Select(_ => db.Query(
+                "WITH made AS (INSERT INTO abstrakt_batches (name, batch_id, model) VALUES (@n, @id, @m) ON CONFLICT (name) DO NOTHING RETURNING batch_id) " +
+                "SELECT b.batch_id, b.model, b.loaded, false FROM abstrakt_batches b WHERE b.name = @n " +
+                "UNION ALL SELECT batch_id, @m, false, true FROM made",
+                r => (BatchId: r.GetString(0), Model: r.GetString(1), Loaded: r.GetBoolean(2), Created: r.GetBoolean(3)),
+                ("n", name),
+                ("id", Guid.NewGuid().ToString("N")),
+                ("m", model)).FirstOrDefault()).First(r => r.BatchId is not null);
+            if (!string.Equals(row.Model, model, StringComparison.OrdinalIgnoreCase))
             {
-                throw new JournalException($"The batch '{name}' was made for model '{recorded}', not '{model}'. Join it with -Model {recorded}.", "JournalDiffers");
+                throw new JournalException($"The batch '{name}' was made for model '{row.Model}', not '{model}'. Join it with -Model {row.Model}.", "JournalDiffers");
             }
 
-            return (reader.GetString(0), reader.GetBoolean(2), reader.GetBoolean(3));
+            return (row.BatchId, row.Loaded, row.Created);
         }
 
         public async ValueTask<StoredWork?> NextAsync(ChannelReader<WorkItem> input, CancellationToken cancellationToken)
@@ -207,8 +201,8 @@ namespace Abstrakt.Store
             {
                 _renewer.Wait(TimeSpan.FromSeconds(5));
                 // What this runner still holds is free at once for the others, rather than when its lease ends.
-                Execute("UPDATE abstrakt_items SET lease_until = NULL WHERE batch = @b AND runner = @r AND state IN " + PostgresSchema.Active);
-                Execute("UPDATE abstrakt_runners SET ended_at = now(), last_seen = now() WHERE batch = @b AND runner = @r");
+                _db.Execute("UPDATE abstrakt_items SET lease_until = NULL WHERE batch = @b AND runner = @r AND state IN " + PostgresSchema.Active, Ids());
+                _db.Execute("UPDATE abstrakt_runners SET ended_at = now(), last_seen = now() WHERE batch = @b AND runner = @r", Ids());
             }
             catch (Exception ex) when (ex is NpgsqlException or AggregateException or InvalidOperationException or TimeoutException)
             {
@@ -216,7 +210,6 @@ namespace Abstrakt.Store
             }
 
             // _stop stays undisposed: the engine reads its token after the batch has ended.
-            _db.Dispose();
             _closing.Dispose();
         }
 
@@ -232,7 +225,7 @@ namespace Abstrakt.Store
 
                 if (!_loadedAtOpen && chunk.Count > 0)
                 {
-                    await InsertAsync(_db, _name, chunk, cancellationToken).ConfigureAwait(false);
+                    await _db.ExecuteAsync(InsertSql, cancellationToken, InsertValues(_name, chunk)).ConfigureAwait(false);
                     _loadedCount += chunk.Count;
                 }
 
@@ -241,82 +234,77 @@ namespace Abstrakt.Store
 
             if (!_loadedAtOpen && _loadedCount > 0)
             {
-                await MarkLoadedAsync(_db, _name, cancellationToken).ConfigureAwait(false);
+                await _db.ExecuteAsync(MarkLoadedSql, cancellationToken, ("b", _name)).ConfigureAwait(false);
             }
 
             _inputDone = true;
         }
 
         /// <summary>Adds items that are not there yet (by index): loading twice, or from two runners, loads once.</summary>
-        internal static async Task InsertAsync(NpgsqlDataSource db, string name, IReadOnlyList<WorkItem> items, CancellationToken cancellationToken)
-        {
-            using var command = db.CreateCommand(
-                "INSERT INTO abstrakt_items (batch, idx, item_id, prompt, model, input) " +
-                "SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) ON CONFLICT DO NOTHING");
-            command.Parameters.Add(new NpgsqlParameter { Value = name });
-            command.Parameters.Add(new NpgsqlParameter { Value = items.Select(i => i.Index).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { Value = items.Select(i => i.Id).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { Value = items.Select(i => i.Prompt).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { Value = items.Select(i => i.Model).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { Value = items.Select(i => i.InputJson).ToArray() });
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
+        internal const string InsertSql =
+            "INSERT INTO abstrakt_items (batch, idx, item_id, prompt, model, input) " +
+            "SELECT @b, * FROM unnest(@idx::bigint[], @id::text[], @prompt::text[], @model::text[], @input::text[]) ON CONFLICT DO NOTHING";
 
         /// <summary>Says every item is in: runners may end once none is left open.</summary>
-        internal static async Task MarkLoadedAsync(NpgsqlDataSource db, string name, CancellationToken cancellationToken)
+        internal const string MarkLoadedSql = "UPDATE abstrakt_batches SET loaded = true, total = (SELECT count(*) FROM abstrakt_items WHERE batch = @b) WHERE name = @b";
+
+        internal static (string, object?)[] InsertValues(string name, IReadOnlyList<WorkItem> items) => new (string, object?)[]
         {
-            using var command = db.CreateCommand("UPDATE abstrakt_batches SET loaded = true, total = (SELECT count(*) FROM abstrakt_items WHERE batch = $1) WHERE name = $1");
-            command.Parameters.Add(new NpgsqlParameter { Value = name });
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
+            ("b", name),
+            ("idx", items.Select(i => i.Index).ToArray()),
+            ("id", items.Select(i => i.Id).ToArray()),
+            ("prompt", items.Select(i => i.Prompt).ToArray()),
+            ("model", items.Select(i => i.Model).ToArray()),
+            ("input", items.Select(i => i.InputJson).ToArray()),
+        };
 
         private async Task<List<StoredWork>> ClaimAsync(CancellationToken cancellationToken)
         {
-            using var command = Command(
+            var claimed = await _db.QueryAsync(
                 "UPDATE abstrakt_items i SET runner = @r, lease_until = now() + @lease, claims = i.claims + 1 " +
                 "FROM (SELECT idx FROM abstrakt_items WHERE batch = @b AND state IN " + PostgresSchema.Active +
                 " AND (lease_until IS NULL OR lease_until < now()) ORDER BY idx LIMIT @n FOR UPDATE SKIP LOCKED) c " +
                 "WHERE i.batch = @b AND i.idx = c.idx " +
                 "RETURNING i.idx, i.item_id, i.prompt, i.model, i.input, i.state, i.job_id, i.resubmissions",
-                ("lease", _lease),
-                ("n", _group));
-            var claimed = new List<StoredWork>();
-            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var model = reader.IsDBNull(3) ? null : reader.GetString(3);
-                var inputJson = reader.GetString(4);
-                var item = new WorkItem(reader.GetInt64(0), reader.GetString(2), model, ParseInput(inputJson), reader.GetString(1));
-                claimed.Add(new StoredWork(item, new JournalEntry
-                {
-                    Id = item.Id,
-                    Index = item.Index,
-                    Prompt = item.Prompt,
-                    Model = model,
-                    InputJson = inputJson,
-                    State = reader.GetString(5),
-                    JobId = reader.IsDBNull(6) ? null : reader.GetString(6),
-                    Resubmissions = reader.GetInt32(7),
-                }));
-            }
-
+                Claimed,
+                cancellationToken,
+                Ids(("lease", _lease), ("n", _group))).ConfigureAwait(false);
             return claimed.OrderBy(w => w.Item.Index).ToList();
+        }
+
+        private static StoredWork Claimed(NpgsqlDataReader reader)
+        {
+            var model = reader.IsDBNull(3) ? null : reader.GetString(3);
+            var inputJson = reader.GetString(4);
+            var item = new WorkItem(reader.GetInt64(0), reader.GetString(2), model, ParseInput(inputJson), reader.GetString(1));
+            return new StoredWork(item, new JournalEntry
+            {
+                Id = item.Id,
+                Index = item.Index,
+                Prompt = item.Prompt,
+                Model = model,
+                InputJson = inputJson,
+                State = reader.GetString(5),
+                JobId = reader.IsDBNull(6) ? null : reader.GetString(6),
+                Resubmissions = reader.GetInt32(7),
+            });
         }
 
         /// <summary>True when every item is in and none is left open (a dead runner's leased ones count as open).</summary>
         private async Task<bool> FinishedAsync(CancellationToken cancellationToken)
         {
-            using var command = Command("SELECT loaded, EXISTS (SELECT 1 FROM abstrakt_items WHERE batch = @b AND state IN " + PostgresSchema.Active + ") FROM abstrakt_batches WHERE name = @b");
-            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            var rows = await _db.QueryAsync(
+                "SELECT loaded, EXISTS (SELECT 1 FROM abstrakt_items WHERE batch = @b AND state IN " + PostgresSchema.Active + ") FROM abstrakt_batches WHERE name = @b",
+                r => (Loaded: r.GetBoolean(0), Open: r.GetBoolean(1)),
+                cancellationToken,
+                ("b", _name)).ConfigureAwait(false);
+            if (rows.Count == 0)
             {
                 return true;
             }
 
-            var loaded = reader.GetBoolean(0);
-            var open = reader.GetBoolean(1);
             // A runner that was given nothing, on a batch it made, has nothing to wait for.
-            return !open && (loaded || (_inputDone && _createdByUs && Interlocked.Read(ref _loadedCount) == 0));
+            return !rows[0].Open && (rows[0].Loaded || (_inputDone && _createdByUs && Interlocked.Read(ref _loadedCount) == 0));
         }
 
         /// <summary>Renews this runner's leases and polls the batch's stop flag, a third of a lease apart.</summary>
@@ -328,10 +316,13 @@ namespace Abstrakt.Store
                 try
                 {
                     await _time.Delay(TimeSpan.FromTicks(_lease.Ticks / 3), token).ConfigureAwait(false);
-                    await ExecuteAsync("UPDATE abstrakt_items SET lease_until = now() + @lease WHERE batch = @b AND runner = @r AND lease_until IS NOT NULL AND state IN " + PostgresSchema.Active, token, ("lease", _lease)).ConfigureAwait(false);
-                    await ExecuteAsync("UPDATE abstrakt_runners SET last_seen = now() WHERE batch = @b AND runner = @r", token).ConfigureAwait(false);
-                    using var command = Command("SELECT b.stop_requested_at > r.started_at FROM abstrakt_batches b JOIN abstrakt_runners r ON r.batch = b.name AND r.runner = @r WHERE b.name = @b");
-                    if (await command.ExecuteScalarAsync(token).ConfigureAwait(false) is true)
+                    await _db.ExecuteAsync("UPDATE abstrakt_items SET lease_until = now() + @lease WHERE batch = @b AND runner = @r AND lease_until IS NOT NULL AND state IN " + PostgresSchema.Active, token, Ids(("lease", _lease))).ConfigureAwait(false);
+                    var stop = await _db.QueryAsync(
+                        "UPDATE abstrakt_runners r SET last_seen = now() FROM abstrakt_batches b WHERE b.name = r.batch AND r.batch = @b AND r.runner = @r RETURNING coalesce(b.stop_requested_at > r.started_at, false)",
+                        row => row.GetBoolean(0),
+                        token,
+                        Ids()).ConfigureAwait(false);
+                    if (stop.Contains(true))
                     {
                         _stop.Cancel();
                     }
@@ -347,38 +338,17 @@ namespace Abstrakt.Store
             }
         }
 
-        private async Task<bool> UpdateOwnedAsync(WorkItem item, string set, params (string Name, object Value)[] values)
-        {
-            var all = values.Concat(new[] { ("i", (object)item.Index) }).ToArray();
-            return await ExecuteAsync("UPDATE abstrakt_items SET " + set + " WHERE batch = @b AND idx = @i AND runner = @r AND state IN " + PostgresSchema.Active, CancellationToken.None, all).ConfigureAwait(false) == 1;
-        }
+        private async Task<bool> UpdateOwnedAsync(WorkItem item, string set, params (string Name, object? Value)[] values) =>
+            await _db.ExecuteAsync(
+                "UPDATE abstrakt_items SET " + set + " WHERE batch = @b AND idx = @i AND runner = @r AND state IN " + PostgresSchema.Active,
+                CancellationToken.None,
+                Ids(values.Concat(new[] { ("i", (object?)item.Index) }).ToArray())).ConfigureAwait(false) == 1;
 
-        private NpgsqlCommand Command(string sql, params (string Name, object Value)[] values)
-        {
-            var command = _db.CreateCommand(sql);
-            command.Parameters.AddWithValue("b", _name);
-            command.Parameters.AddWithValue("r", _runner);
-            foreach (var (name, value) in values)
-            {
-                command.Parameters.AddWithValue(name, value);
-            }
+        /// <summary>The batch's name (@b) and this runner's id (@r), with <paramref name="values"/>.</summary>
+        private (string, object?)[] Ids(params (string Name, object? Value)[] values) =>
+            new (string, object?)[] { ("b", _name), ("r", _runner) }.Concat(values).ToArray();
 
-            return command;
-        }
-
-        private async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object Value)[] values)
-        {
-            using var command = Command(sql, values);
-            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        private void Execute(string sql, params (string Name, object Value)[] values)
-        {
-            using var command = Command(sql, values);
-            command.ExecuteNonQuery();
-        }
-
-        private static Dictionary<string, object?> ParseInput(string json)
+        internal static Dictionary<string, object?> ParseInput(string json)
         {
             using var doc = JsonDocument.Parse(json);
             return doc.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => JsonValues.ToPlain(p.Value), StringComparer.Ordinal);

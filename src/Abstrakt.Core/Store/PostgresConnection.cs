@@ -6,7 +6,7 @@ using Npgsql;
 namespace Abstrakt.Store
 {
     /// <summary>
-    /// Turns what -Store was given (an Npgsql connection string, or a postgres:// URL) into a data source,
+    /// Turns what -Store was given (an Npgsql connection string, or a postgres:// URL) into a server to talk to,
     /// and says where it points without its password. The password is scrubbed like the API key.
     /// </summary>
     internal static class PostgresConnection
@@ -36,8 +36,8 @@ namespace Abstrakt.Store
             return builder;
         }
 
-        /// <summary>A data source for <paramref name="store"/>.</summary>
-        public static NpgsqlDataSource Open(string store) => NpgsqlDataSource.Create(Parse(store));
+        /// <summary>The server <paramref name="store"/> names.</summary>
+        public static PostgresDb Open(string store) => new PostgresDb(Parse(store).ConnectionString);
 
         /// <summary>Where the store is, for messages: host, port and database only.</summary>
         public static string Describe(string store)

@@ -1,6 +1,5 @@
 using System;
 using Abstrakt.Engine;
-using Npgsql;
 
 namespace Abstrakt.Store
 {
@@ -60,34 +59,21 @@ CREATE TABLE abstrakt_runners (
     PRIMARY KEY (batch, runner));";
 
         /// <summary>Creates the tables when missing; refuses a schema newer than this module.</summary>
-        public static void Ensure(NpgsqlDataSource db)
+        public static void Ensure(PostgresDb db) => db.InTransaction(run =>
         {
-            using var connection = db.OpenConnection();
-            using var tx = connection.BeginTransaction();
-            Execute(connection, "SELECT pg_advisory_xact_lock(" + LockKey + ")");
-            Execute(connection, "CREATE TABLE IF NOT EXISTS abstrakt_schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
-            using (var read = new NpgsqlCommand("SELECT coalesce(max(version), 0) FROM abstrakt_schema_version", connection))
+            run("SELECT pg_advisory_xact_lock(" + LockKey + ")");
+            run("CREATE TABLE IF NOT EXISTS abstrakt_schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
+            var current = Convert.ToInt32(run("SELECT coalesce(max(version), 0) FROM abstrakt_schema_version"), System.Globalization.CultureInfo.InvariantCulture);
+            if (current > Version)
             {
-                var current = Convert.ToInt32(read.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-                if (current > Version)
-                {
-                    throw new JournalException($"The store's schema is version {current}; this module knows version {Version}. Update the module.", "StoreUnavailable");
-                }
-
-                if (current < 1)
-                {
-                    Execute(connection, V1);
-                    Execute(connection, "INSERT INTO abstrakt_schema_version (version) VALUES (1)");
-                }
+                throw new JournalException($"The store's schema is version {current}; this module knows version {Version}. Update the module.", "StoreUnavailable");
             }
 
-            tx.Commit();
-        }
-
-        private static void Execute(NpgsqlConnection connection, string sql)
-        {
-            using var command = new NpgsqlCommand(sql, connection);
-            command.ExecuteNonQuery();
-        }
+            if (current < 1)
+            {
+                run(V1);
+                run("INSERT INTO abstrakt_schema_version (version) VALUES (1)");
+            }
+        });
     }
 }
