@@ -24,6 +24,7 @@ namespace Abstrakt.PowerShell
         public const string JournalInUse = "AbstraktJournalInUse";
         public const string StoreUnavailable = "AbstraktStoreUnavailable";
         public const string StoreInvalid = "AbstraktStoreInvalid";
+        public const string BatchNotFound = "AbstraktBatchNotFound";
         public const string NoSandbox = "AbstraktNoSandbox";
         public const string ResumeNeedsJournal = "AbstraktResumeNeedsJournal";
         public const string WebhookSecretMissing = "AbstraktWebhookSecretMissing";

@@ -176,8 +176,11 @@ namespace Abstrakt.PowerShell.Commands
                 return;
             }
 
-            if (!TryRead(InputObject, out var prompt, out var model, out var input, out var id))
+            if (!PipelineItem.TryRead(InputObject, NextIndex, out var prompt, out var model, out var input, out var id, out var rejection))
             {
+                // Reported and skipped, never dropped silently; the index stays the input's position.
+                SkipIndex();
+                WriteError(rejection!);
                 return;
             }
 
@@ -201,121 +204,6 @@ namespace Abstrakt.PowerShell.Commands
             }
 
             FinishBatch();
-        }
-
-        /// <summary>Reads one pipeline object; reports and skips (never drops silently) what cannot be an item.</summary>
-        private bool TryRead(PSObject? obj, out string prompt, out string? model, out Dictionary<string, object?> input, out string? id)
-        {
-            prompt = string.Empty;
-            model = null;
-            id = null;
-            input = new Dictionary<string, object?>(StringComparer.Ordinal);
-            var value = obj?.BaseObject;
-            if (value is null)
-            {
-                return Reject(ErrorIds.NullInput, "A pipeline item is null; each item needs a prompt.", obj);
-            }
-
-            if (value is string text)
-            {
-                prompt = text;
-            }
-            else
-            {
-                prompt = Property(obj!, "Prompt") as string ?? Convert(Property(obj!, "Prompt")) ?? string.Empty;
-                model = Convert(Property(obj!, "Model"));
-                id = Convert(Property(obj!, "Id"));
-                if (Convert(Property(obj!, "ImageSize")) is string size && size.Length > 0)
-                {
-                    input["image_size"] = size;
-                }
-
-                if (!TryNumber<int>(obj!, "NumImages", "num_images", input) || !TryNumber<long>(obj!, "Seed", "seed", input))
-                {
-                    return false;
-                }
-            }
-
-            if (string.IsNullOrWhiteSpace(prompt))
-            {
-                return Reject(ErrorIds.EmptyPrompt, "A pipeline item has an empty prompt.", obj);
-            }
-
-            if (HasUnpairedSurrogate(prompt))
-            {
-                return Reject(ErrorIds.InvalidInput, "A prompt contains an unpaired UTF-16 surrogate and cannot be sent as UTF-8.", obj);
-            }
-
-            return true;
-        }
-
-        /// <summary>Reads a whole-number cell; a bad one (NumImages=abc) is that row's error, never the batch's end.</summary>
-        private bool TryNumber<T>(PSObject obj, string column, string inputName, Dictionary<string, object?> input)
-        {
-            if (Property(obj, column) is not { } value || (value is string text && text.Length == 0))
-            {
-                return true;
-            }
-
-            try
-            {
-                input[inputName] = LanguagePrimitives.ConvertTo<T>(value);
-                return true;
-            }
-            catch (PSInvalidCastException)
-            {
-                return Reject(ErrorIds.InvalidInput, $"Input row {NextIndex}, column {column}: '{value}' is not a valid whole number.", obj);
-            }
-        }
-
-        private bool Reject(string errorId, string message, PSObject? obj)
-        {
-            SkipIndex();
-            WriteError(new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, obj));
-            return false;
-        }
-
-        private static object? Property(PSObject obj, string name)
-        {
-            if (obj.BaseObject is IDictionary dictionary)
-            {
-                foreach (DictionaryEntry entry in dictionary)
-                {
-                    if (string.Equals(entry.Key?.ToString(), name, StringComparison.OrdinalIgnoreCase))
-                    {
-                        return entry.Value is PSObject p ? p.BaseObject : entry.Value;
-                    }
-                }
-
-                return null;
-            }
-
-            var value = obj.Properties[name]?.Value;
-            return value is PSObject ps ? ps.BaseObject : value;
-        }
-
-        private static string? Convert(object? value) => value is null ? null : LanguagePrimitives.ConvertTo<string>(value) is { Length: > 0 } s ? s : null;
-
-        private static bool HasUnpairedSurrogate(string text)
-        {
-            for (var i = 0; i < text.Length; i++)
-            {
-                if (char.IsHighSurrogate(text[i]))
-                {
-                    if (i + 1 >= text.Length || !char.IsLowSurrogate(text[i + 1]))
-                    {
-                        return true;
-                    }
-
-                    i++;
-                }
-                else if (char.IsLowSurrogate(text[i]))
-                {
-                    return true;
-                }
-            }
-
-            return false;
         }
     }
 }
