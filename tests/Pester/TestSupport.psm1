@@ -72,4 +72,41 @@ function Wait-Until([Parameter(Mandatory)] [scriptblock] $Condition, [int] $Time
     }
 }
 
-Export-ModuleMember -Function New-SignedDelivery, Get-ModuleManifestPath, Get-RepositoryRoot, Get-SandboxStats, Get-PlainText, Start-ChildPwsh, Invoke-ChildPwsh, Wait-Until
+# A throwaway PostgreSQL cluster (tests/Shared/pg-cluster.sh: initdb into a temporary folder as an unprivileged
+# user, a free loopback port), or the server named by $env:ABSTRAKT_TEST_PG. Where no PostgreSQL is found this
+# throws and says so: the tests that need it fail, never skip.
+function Start-TestPostgres {
+    if ($env:ABSTRAKT_TEST_PG) { return [pscustomobject]@{ ConnectionString = $env:ABSTRAKT_TEST_PG; Directory = $null; Port = $null } }
+    $script = [IO.Path]::Combine($script:Root, 'tests', 'Shared', 'pg-cluster.sh')
+    $failure = $null
+    foreach ($attempt in 1..3) {
+        $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+        $listener.Start()
+        $port = $listener.LocalEndpoint.Port
+        $listener.Stop()
+        $output = & bash $script start $port 2>&1
+        if ($LASTEXITCODE -eq 3) { throw "No PostgreSQL found, so this test fails (it is never skipped): $output Install PostgreSQL (Debian: apt-get install postgresql) or set ABSTRAKT_TEST_PG to a connection string." }
+        if ($LASTEXITCODE -eq 0) {
+            $dir, $connection = "$output".Trim().Split("`t")
+            return [pscustomobject]@{ ConnectionString = $connection; Directory = $dir; Port = $port }
+        }
+        $failure = "$output"  # most likely the port was taken meanwhile: try another
+    }
+    throw "The test PostgreSQL cluster did not start: $failure"
+}
+
+# A new, empty database in the cluster; returns its connection string.
+function New-TestPostgresDatabase([Parameter(Mandatory)] $Postgres) {
+    $name = 't' + [guid]::NewGuid().ToString('n').Substring(0, 12)
+    if (-not $Postgres.Port) { throw 'New-TestPostgresDatabase needs a cluster started by Start-TestPostgres.' }
+    $output = & bash ([IO.Path]::Combine($script:Root, 'tests', 'Shared', 'pg-cluster.sh')) createdb $Postgres.Port $name 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "createdb failed: $output" }
+    $Postgres.ConnectionString -replace 'Database=\w+', "Database=$name"
+}
+
+# Stops the cluster at once (pg_ctl stop -m immediate) and deletes its folder.
+function Stop-TestPostgres($Postgres) {
+    if ($Postgres.Directory) { $null = & bash ([IO.Path]::Combine($script:Root, 'tests', 'Shared', 'pg-cluster.sh')) stop $Postgres.Directory 2>&1 }
+}
+
+Export-ModuleMember -Function Start-TestPostgres, New-TestPostgresDatabase, Stop-TestPostgres, New-SignedDelivery, Get-ModuleManifestPath, Get-RepositoryRoot, Get-SandboxStats, Get-PlainText, Start-ChildPwsh, Invoke-ChildPwsh, Wait-Until

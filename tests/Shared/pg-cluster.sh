@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for the tests (the xUnit fixture and the Pester helper both use this):
 #   pg-cluster.sh start PORT   prints "DIR<TAB>CONNECTION STRING"; exit 3 when no PostgreSQL is installed
+#   pg-cluster.sh createdb PORT NAME   a new empty database in it
 #   pg-cluster.sh stop DIR     stops it at once and deletes it
 # initdb runs as an unprivileged user (postgres, when we are root, as CI is), into a temporary folder owned
 # by that user; the server listens on 127.0.0.1:PORT with its socket in that folder. trust auth and
@@ -32,6 +33,10 @@ start)
         start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     printf '%s\tHost=127.0.0.1;Port=%s;Username=abstrakt;Database=postgres\n' "$dir" "$port"
     ;;
+createdb)
+    bin="$(find_bin)"
+    "$bin/createdb" -h 127.0.0.1 -p "$2" -U abstrakt "$3"
+    ;;
 stop)
     dir="$2"
     bin="$(find_bin)" || exit 0
@@ -40,7 +45,7 @@ stop)
     rm -rf "$dir"
     ;;
 *)
-    echo "usage: pg-cluster.sh start PORT | stop DIR" >&2
+    echo "usage: pg-cluster.sh start PORT | createdb PORT NAME | stop DIR" >&2
     exit 2
     ;;
 esac
