@@ -69,6 +69,8 @@ function Get-ModuleVersion {
 }
 
 # What the published module holds, and nothing else. A missing file fails the package.
+# The package's README is the user one (install, connect, first batch), not this repository's.
+$PackageReadme = 'docs/package/README.md'
 $PackageFiles = @(
     'Abstrakt.psd1'
     'module/Abstrakt.PowerShell.dll'
@@ -78,7 +80,6 @@ $PackageFiles = @(
     'en-US/about_Abstrakt.help.txt'
     'module/dependencies/*.dll'
     'LICENSE'
-    'README.md'
 )
 
 foreach ($step in $Task) {
@@ -141,6 +142,9 @@ foreach ($step in $Task) {
                     [IO.File]::Copy($file, [IO.Path]::Combine($destination, [IO.Path]::GetFileName($file)), $true)
                 }
             }
+            $readme = [IO.Path]::Combine($root, $PackageReadme)
+            if (-not [IO.File]::Exists($readme)) { throw "Package: missing $PackageReadme" }
+            [IO.File]::Copy($readme, [IO.Path]::Combine($target, 'README.md'), $true)
             $Host.UI.WriteLine("Packaged Abstrakt $version in $target")
         }
     }

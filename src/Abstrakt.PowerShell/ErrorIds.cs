@@ -10,13 +10,16 @@ namespace Abstrakt.PowerShell
         public const string QuotaExceeded = "AbstraktQuotaExceeded";
         public const string ModelNotFound = "AbstraktModelNotFound";
         public const string JobNotFound = "AbstraktJobNotFound";
+        public const string JobNotCancellable = "AbstraktJobNotCancellable";
         public const string InvalidInput = "AbstraktInvalidInput";
+        public const string WrongModelKind = "AbstraktWrongModelKind";
         public const string RateLimited = "AbstraktRateLimited";
         public const string Transport = "AbstraktTransportFault";
         public const string Timeout = "AbstraktTimeout";
         public const string EmptyPrompt = "AbstraktEmptyPrompt";
         public const string NullInput = "AbstraktNullInput";
         public const string InvalidEndpoint = "AbstraktInvalidEndpoint";
+        public const string InputFileNotFound = "AbstraktInputFileNotFound";
         public const string InvalidOutputDirectory = "AbstraktInvalidOutputDirectory";
         public const string JournalExists = "AbstraktJournalExists";
         public const string JournalCorrupt = "AbstraktJournalCorrupt";
@@ -25,6 +28,7 @@ namespace Abstrakt.PowerShell
         public const string StoreUnavailable = "AbstraktStoreUnavailable";
         public const string StoreInvalid = "AbstraktStoreInvalid";
         public const string BatchNotFound = "AbstraktBatchNotFound";
+        public const string StoreConflict = "AbstraktStoreConflict";
         public const string NoSandbox = "AbstraktNoSandbox";
         public const string ResumeNeedsJournal = "AbstraktResumeNeedsJournal";
         public const string WebhookSecretMissing = "AbstraktWebhookSecretMissing";

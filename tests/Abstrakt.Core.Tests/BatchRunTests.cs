@@ -289,4 +289,22 @@ public sealed class BatchRunTests : IDisposable
     {
         Assert.True(OutputFiles.Slug(new string('a', 300)).Length <= 40);
     }
+
+    [Theory]
+    [InlineData("../../etc/passwd", "etc-passwd")]
+    [InlineData("Hero Shot", "hero-shot")]
+    [InlineData("!!!", "item")]
+    public void OutputFiles_GivenId_NamesTheFilesAndStaysInsideTheDirectory(string id, string stem)
+    {
+        var item = new WorkItem(7, "a prompt", id: id);
+        var path = OutputFiles.PathFor(_dir, OutputFiles.Stem(item), "job_1", 1, 2, "http://127.0.0.1/x.png", "image/png");
+        Assert.Equal(Path.GetFullPath(_dir), Path.GetDirectoryName(path));
+        Assert.Equal(stem + "-job_1-2.png", Path.GetFileName(path));
+    }
+
+    [Fact]
+    public void OutputFiles_NoId_KeepsIndexAndPromptSlug()
+    {
+        Assert.Equal("00007-a-prompt", OutputFiles.Stem(new WorkItem(7, "a prompt")));
+    }
 }

@@ -56,9 +56,9 @@ public sealed class RedactionTests
     [Fact]
     public void TheKeyHint_ShowsTheLastFourCharactersOnly()
     {
-        Assert.Equal("…cdef", new Secret(Key).Hint);
-        Assert.Equal("…cdef", new Secret(Key).ToString());
-        Assert.Equal("***", new Secret("sk_short").Hint);
+        Assert.Equal("****cdef", new Secret(Key).Hint);
+        Assert.Equal("****cdef", new Secret(Key).ToString());
+        Assert.Equal("****", new Secret("sk_short").Hint);
     }
 }
 

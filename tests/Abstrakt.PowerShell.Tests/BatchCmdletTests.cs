@@ -16,7 +16,7 @@ public class BatchCmdletTests
         Assert.Equal(12, run.Output.Count);
         var first = run.Output[0];
         Assert.Equal("Abstrakt.PowerShell.Output.AbstraktResult", first.BaseObject.GetType().FullName);
-        foreach (var name in new[] { "Index", "Id", "Prompt", "Model", "Status", "JobId", "Urls", "Files", "Attempts", "Duration", "CreditsUsed" })
+        foreach (var name in new[] { "Index", "Id", "Prompt", "Model", "Status", "JobId", "Urls", "Files", "Attempts", "DurationSec", "CreditsUsed", "FromJournal", "Url", "File", "InputObject" })
         {
             Assert.NotNull(first.Properties[name]);
         }
@@ -40,7 +40,7 @@ public class BatchCmdletTests
         Assert.Null(run.Terminating);
         Assert.Empty(run.Errors);
         var square = run.Output.Single(o => (string)o.Properties["Prompt"].Value == "a square");
-        Assert.Equal(2, ((string[])square.Properties["Files"].Value).Length);
+        Assert.Equal(2, ((IReadOnlyCollection<string>)square.Properties["Files"].Value).Count);
         Assert.Equal("fast-sdxl", run.Output.Single(o => (string)o.Properties["Prompt"].Value == "a wide one").Properties["Model"].Value);
         Assert.Equal(3, Directory.GetFiles(dir, "*.png").Length);
     }
@@ -75,7 +75,7 @@ public class BatchCmdletTests
     public void StartAbstraktBatch_BadKey_IsOneTerminatingErrorNotOnePerItem()
     {
         var run = ModuleHost.Run(Sandbox + """
-            Connect-Abstrakt -ApiKey ([System.Net.NetworkCredential]::new('', 'sk_test_not_a_real_key_123').SecurePassword) -Endpoint $sb.Uri
+            Connect-Abstrakt -ApiKey ([System.Net.NetworkCredential]::new('', 'sk_test_not_a_real_key_123').SecurePassword) -Endpoint $sb.Uri -SkipCheck
             1..200 | ForEach-Object { "p$_" } | Start-AbstraktBatch -ThrottleLimit 4
             """);
 

@@ -86,7 +86,7 @@ public class CmdletBehaviourTests
         Assert.Empty(run.Errors);
         Assert.Equal(3, run.Output.Count);
         var fox = run.Output[0];
-        Assert.Equal(2, ((string[])fox.Properties["Urls"].Value).Length);
+        Assert.Equal(2, ((IReadOnlyCollection<string>)fox.Properties["Urls"].Value).Count);
         Assert.Equal(2, Directory.GetFiles(dir, "*.png").Length);
         Assert.All(run.Output.Skip(1), o => Assert.Equal("fast-sdxl", o.Properties["Model"].Value));
     }

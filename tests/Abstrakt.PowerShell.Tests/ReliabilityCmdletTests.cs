@@ -18,7 +18,7 @@ public class ReliabilityCmdletTests
     [InlineData("'a' | Start-AbstraktBatch -OutputDirectory $file", "AbstraktInvalidOutputDirectory", "is a file")]
     [InlineData("'a' | Start-AbstraktBatch -JournalPath $corrupt -Resume", "AbstraktJournalCorrupt", "")]
     [InlineData("Connect-Abstrakt -Endpoint 'http://example.org' -ApiKey ([System.Net.NetworkCredential]::new('', 'sk_x').SecurePassword)", "AbstraktInvalidEndpoint", "http")]
-    [InlineData("Connect-Abstrakt -Endpoint 'http://127.0.0.1:1' -ApiKey ([System.Net.NetworkCredential]::new('', 'sk_x').SecurePassword); 1..20 | ForEach-Object { \"p$_\" } | Start-AbstraktBatch -MaxRetry 1", "AbstraktBatchFatal.EndpointUnreachable", "Cannot reach http://127.0.0.1:1")]
+    [InlineData("Connect-Abstrakt -Endpoint 'http://127.0.0.1:1' -ApiKey ([System.Net.NetworkCredential]::new('', 'sk_x').SecurePassword) -SkipCheck; 1..20 | ForEach-Object { \"p$_\" } | Start-AbstraktBatch -MaxRetry 1", "AbstraktBatchFatal.EndpointUnreachable", "Cannot reach http://127.0.0.1:1")]
     public void BadInput_IsAClearErrorWithAStableId(string command, string id, string mentions)
     {
         var dir = ModuleHost.NewTempDirectory();

@@ -48,8 +48,8 @@ public class WebhookCmdletTests
         {
             Assert.Equal("Abstrakt.PowerShell.Output.AbstraktResult", o.BaseObject.GetType().FullName);
             Assert.Equal("job_1", o.Properties["JobId"].Value);
-            Assert.Equal("Completed", o.Properties["Status"].Value);
-            Assert.Equal(new[] { "http://127.0.0.1/a.png" }, (string[])o.Properties["Urls"].Value);
+            Assert.Equal("Completed", o.Properties["Status"].Value.ToString());
+            Assert.Equal(new[] { "http://127.0.0.1/a.png" }, (IReadOnlyCollection<string>)o.Properties["Urls"].Value);
             Assert.Equal(3, o.Properties["CreditsUsed"].Value);
         });
     }
@@ -106,7 +106,7 @@ public class WebhookCmdletTests
         Assert.Null(run.Terminating);
         Assert.Empty(run.Errors);
         Assert.Equal(40, run.Output.Count);
-        Assert.All(run.Output, o => Assert.Equal("Completed", o.Properties["Status"].Value));
+        Assert.All(run.Output, o => Assert.Equal("Completed", o.Properties["Status"].Value.ToString()));
         Assert.Equal(40, run.Output.Select(o => o.Properties["Index"].Value).Distinct().Count());
     }
 

@@ -72,7 +72,7 @@ Describe 'Start-AbstraktBatch' {
     }
 
     It 'ends the whole batch with one terminating error on a bad key' {
-        Connect-Abstrakt -Endpoint $sandbox.Uri -ApiKey (ConvertTo-SecureString 'sk_test_not_a_real_key_123' -AsPlainText -Force)
+        Connect-Abstrakt -Endpoint $sandbox.Uri -ApiKey (ConvertTo-SecureString 'sk_test_not_a_real_key_123' -AsPlainText -Force) -SkipCheck
         try {
             $err = { 1..50 | ForEach-Object { "p$_" } | Start-AbstraktBatch -ThrottleLimit 4 } | Should -Throw -PassThru
             $err.FullyQualifiedErrorId | Should -BeLike 'AbstraktBatchFatal.Unauthorized,*'
@@ -113,11 +113,13 @@ Describe 'Start-AbstraktBatch' {
         ($json.Prompt | Sort-Object) | Should -Be 'one', 'two'
     }
 
-    It 'formats results as a table that names its columns' {
-        $text = 'a formatted one' | Start-AbstraktBatch | Out-String -Width 120
-        $text | Should -Match 'Status'
-        $text | Should -Match 'Completed'
-        $text | Should -Match 'a formatted one'
+    It 'formats results as a table that names its columns, and a list with the prompt' {
+        $result = 'a formatted one' | Start-AbstraktBatch
+        $table = $result | Out-String -Width 120
+        $table | Should -Match 'Status'
+        $table | Should -Match 'Completed'
+        $table | Should -Match ([regex]::Escape($result.JobId))
+        $result | Format-List | Out-String -Width 120 | Should -Match 'a formatted one'
     }
 
     It 'resumes from a journal without creating the jobs again' {
@@ -247,10 +249,30 @@ Describe 'Connect-Abstrakt' {
         finally { Remove-Item Env:ABSTRAKT_API_KEY }
     }
 
+    It 'connects with a warning when the key check meets a busy service, which says nothing about the key' {
+        $busy = Start-AbstraktSandbox -LatencyScale 0 -TransientErrorRate 1
+        try {
+            Connect-Abstrakt -Endpoint $busy.Uri -ApiKey $busy.ApiKey -WarningVariable warned -WarningAction SilentlyContinue
+            "$warned" | Should -BeLike '*Could not check the key*'
+            (Get-AbstraktConnection).Endpoint | Should -Be $busy.Uri
+        }
+        finally { $script:sandbox = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited }
+    }
+
     It 'refuses a plain http endpoint that is not loopback' {
         $key = ConvertTo-SecureString 'sk_test_x' -AsPlainText -Force
         $err = { Connect-Abstrakt -Endpoint 'http://example.org' -ApiKey $key } | Should -Throw -PassThru
         $err.FullyQualifiedErrorId | Should -BeLike 'AbstraktInvalidEndpoint,*'
+    }
+}
+
+Describe 'Get-AbstraktConnection' {
+    It 'shows the endpoint and only the last four characters of the key' {
+        Connect-Abstrakt -Endpoint $sandbox.Uri -ApiKey $sandbox.ApiKey
+        $connection = Get-AbstraktConnection
+        $key = Get-PlainText $sandbox.ApiKey
+        "$($connection.Endpoint)" | Should -Be "$($sandbox.Uri)"
+        $connection | Format-List * | Out-String | Should -Not -Match ([regex]::Escape($key.Substring(0, $key.Length - 4)))
     }
 }
 

@@ -50,6 +50,7 @@ namespace Abstrakt.Api
         private readonly string? _authorization;
         private readonly HostKind _endpointKind;
         private long _answers;
+        private int _observedRateLimit;
 
         /// <summary>Creates a client. Plain http is accepted only for loopback addresses.</summary>
         /// <param name="options">The endpoint, key and limits.</param>
@@ -88,6 +89,10 @@ namespace Abstrakt.Api
 
         /// <summary>The plan's request limit per window, once known.</summary>
         public int? RateLimit => Gate.Limit;
+
+        /// <summary>The request limit the service last reported in <c>X-RateLimit-Limit</c>; null before any response carried it.</summary>
+        /// <remarks>Unlike <see cref="RateLimit"/>, never a configured value: only what the service said.</remarks>
+        public int? ObservedRateLimit => Volatile.Read(ref _observedRateLimit) is var limit && limit > 0 ? limit : null;
 
         internal RateGate Gate { get; }
 
@@ -157,12 +162,20 @@ namespace Abstrakt.Api
         /// <param name="jobId">The job id.</param>
         /// <param name="cancellationToken">Cancels the wait (the caller's deadline goes here too).</param>
         /// <returns>The job in a terminal status.</returns>
-        public async Task<JobInfo> WaitForJobAsync(string jobId, CancellationToken cancellationToken = default)
+        public Task<JobInfo> WaitForJobAsync(string jobId, CancellationToken cancellationToken = default) => WaitForJobAsync(jobId, null, cancellationToken);
+
+        /// <summary>Polls a job until it ends, from 0.5 s rising to 5 s between polls, reporting each answer.</summary>
+        /// <param name="jobId">The job id.</param>
+        /// <param name="progress">Told the job's state after every poll; may be null.</param>
+        /// <param name="cancellationToken">Cancels the wait (the caller's deadline goes here too).</param>
+        /// <returns>The job in a terminal status.</returns>
+        public async Task<JobInfo> WaitForJobAsync(string jobId, IProgress<JobInfo>? progress, CancellationToken cancellationToken)
         {
             var delay = _options.PollInitialDelay;
             while (true)
             {
                 var job = await GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
+                progress?.Report(job);
                 if (job.IsTerminal)
                 {
                     return job;
@@ -520,6 +533,7 @@ namespace Abstrakt.Api
         {
             if (TryHeader(response, "X-RateLimit-Limit", out var limit) && limit >= 1 && limit <= int.MaxValue)
             {
+                Volatile.Write(ref _observedRateLimit, (int)limit);
                 Gate.ObserveLimit((int)limit);
             }
         }

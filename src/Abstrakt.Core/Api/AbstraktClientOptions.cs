@@ -72,8 +72,8 @@ namespace Abstrakt.Api
         /// <returns>The key text.</returns>
         public string Reveal() => _value;
 
-        /// <summary>A safe hint: the last four characters only (*** for a short secret).</summary>
-        public string Hint => _value.Length <= 12 ? "***" : "…" + _value.Substring(_value.Length - 4);
+        /// <summary>A safe hint: the last four characters only, and nothing of a key shorter than 12.</summary>
+        public string Hint => _value.Length < 12 ? "****" : "****" + _value.Substring(_value.Length - 4);
 
         /// <inheritdoc/>
         public override string ToString() => Hint;

@@ -49,6 +49,12 @@ namespace Abstrakt.Engine
         /// <summary>On resume, run again the items the journal records as failed.</summary>
         public bool RetryFailed { get; set; }
 
+        /// <summary>How many items the input will have, when the caller knows before it ends (a counted file, a hint).</summary>
+        /// <value>The default value is null: the total is known once the input ends.</value>
+        /// <remarks>Progress uses it for a percentage and time left from the start; it never limits the input. When more items
+        /// arrive than it says, the count of items accepted is used instead.</remarks>
+        public long? ExpectedTotal { get; set; }
+
         /// <summary>The plan's concurrent-job limit, when known; the engine never runs more at once.</summary>
         public int? PlanConcurrency { get; set; }
 

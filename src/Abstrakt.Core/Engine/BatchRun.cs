@@ -87,6 +87,9 @@ namespace Abstrakt.Engine
         /// <summary>Where the batch is kept (a journal, or a shared store without its password); null when nowhere.</summary>
         public string? StoreDescription => _store.Description;
 
+        /// <summary>True when the batch is shared with other runners through a store.</summary>
+        public bool Shared => _store.Shared;
+
         /// <summary>True when asked to resume but the journal was missing or empty, so the batch started from the beginning.</summary>
         public bool ResumedNothing => _store.ResumedNothing;
 
@@ -168,6 +171,23 @@ namespace Abstrakt.Engine
             }
         }
 
+        /// <summary>
+        /// A task that ends when the pipeline side has something to do: an event to read, room in the input, or the
+        /// batch over. One signal to wait on instead of polling (the cmdlet's Process and End wait on it).
+        /// </summary>
+        /// <param name="wantRoom">Whether room in the input counts (Process waits for it; End does not).</param>
+        /// <returns>The task; it never faults.</returns>
+        public Task WhenReadyAsync(bool wantRoom)
+        {
+            var signals = new List<Task> { _events.Reader.WaitToReadAsync().AsTask(), Completion };
+            if (wantRoom)
+            {
+                signals.Add(_input.Writer.WaitToWriteAsync().AsTask());
+            }
+
+            return Task.WhenAny(signals);
+        }
+
         /// <summary>Adds an item if the input has room.</summary>
         /// <param name="item">The item.</param>
         /// <returns>False when the input is full (or the batch has stopped).</returns>
@@ -215,8 +235,9 @@ namespace Abstrakt.Engine
             var elapsed = _options.Time.GetElapsedTime(_startTimestamp);
             var done = Interlocked.Read(ref _done);
             var failed = Interlocked.Read(ref _failed);
+            var accepted = Interlocked.Read(ref _accepted);
             // A shared batch's runner cannot know its share in advance.
-            long? total = _inputComplete && !_store.Shared ? Interlocked.Read(ref _accepted) : null;
+            long? total = _store.Shared ? null : _inputComplete ? accepted : _options.ExpectedTotal is long expected ? Math.Max(expected, accepted) : null;
             var finished = done + failed;
             return new BatchProgress
             {
@@ -545,7 +566,7 @@ namespace Abstrakt.Engine
             }
 
             _unfinishedJobs.TryRemove(item.Id, out _);
-            var files = _options.OutputDirectory is null ? Array.Empty<string>() : await DownloadAsync(item, job, token).ConfigureAwait(false);
+            var files = _options.OutputDirectory is null ? Array.Empty<string>() : await OutputFiles.DownloadAsync(_client, _options.OutputDirectory, OutputFiles.Stem(item), job, _options.AllowPrivateOutputHost, stage => Inject(stage, item), token).ConfigureAwait(false);
             return new ItemCompleted
             {
                 Item = item,
@@ -615,57 +636,6 @@ namespace Abstrakt.Engine
             {
                 state.JobId = null;
                 state.Resubmissions++;
-            }
-        }
-
-        private async Task<IReadOnlyList<string>> DownloadAsync(WorkItem item, JobInfo job, CancellationToken token)
-        {
-            var files = new List<string>();
-            for (var i = 0; i < job.Outputs.Count; i++)
-            {
-                var output = job.Outputs[i];
-                var path = OutputFiles.PathFor(_options.OutputDirectory!, item.Index, item.Prompt, job.JobId, i, job.Outputs.Count, output.Url, output.ContentType);
-                files.Add(path);
-                if (File.Exists(path))
-                {
-                    continue; // kept from an earlier run
-                }
-
-                var temp = path + ".part-" + Guid.NewGuid().ToString("N").Substring(0, 8);
-                try
-                {
-                    Inject(ItemStage.Download, item);
-                    using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
-                    {
-                        await _client.DownloadAsync(output.Url, stream, _options.AllowPrivateOutputHost, token).ConfigureAwait(false);
-                    }
-
-                    Inject(ItemStage.Move, item);
-                    MoveIntoPlace(temp, path);
-                }
-                catch
-                {
-                    TryDelete(temp);
-                    throw;
-                }
-            }
-
-            return files;
-        }
-
-        /// <summary>
-        /// Moves a finished download to its name. The name holds the item's index and job id, so a file that
-        /// appeared there meanwhile (another worker, an earlier run) has the same bytes: keep it.
-        /// </summary>
-        private static void MoveIntoPlace(string temp, string path)
-        {
-            try
-            {
-                File.Move(temp, path);
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                TryDelete(temp);
             }
         }
 
@@ -824,18 +794,6 @@ namespace Abstrakt.Engine
             WorkItem.Hash(model + "\n" + System.Text.Encoding.UTF8.GetString(JsonValues.ToUtf8(new SortedDictionary<string, object?>(input, StringComparer.Ordinal))), 8);
 
         private static string Short(string text) => text.Length <= 40 ? text : text.Substring(0, 40) + "…";
-
-        private static void TryDelete(string path)
-        {
-            try
-            {
-                File.Delete(path);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // A leftover .part file is harmless and never mistaken for an output.
-            }
-        }
 
         private sealed class ItemState
         {

@@ -1,8 +1,12 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using Abstrakt.Api;
 
 namespace Abstrakt.Engine
 {
@@ -49,10 +53,29 @@ namespace Abstrakt.Engine
         /// <param name="url">The output URL (for the extension).</param>
         /// <param name="contentType">The output's MIME type, if known.</param>
         /// <returns>The path.</returns>
-        public static string PathFor(string directory, long index, string prompt, string jobId, int outputNumber, int outputCount, string url, string? contentType)
+        public static string PathFor(string directory, long index, string prompt, string jobId, int outputNumber, int outputCount, string url, string? contentType) =>
+            PathFor(directory, index.ToString("D5", CultureInfo.InvariantCulture) + "-" + Slug(prompt), jobId, outputNumber, outputCount, url, contentType);
+
+        /// <summary>The file name stem of an item's outputs: a slug of its given id, else its index and a slug of its prompt.</summary>
+        /// <param name="item">The item.</param>
+        /// <returns>The stem.</returns>
+        public static string Stem(WorkItem item) =>
+            item.IdGiven ? Slug(item.Id) : item.Index.ToString("D5", CultureInfo.InvariantCulture) + "-" + Slug(item.Prompt);
+
+        /// <summary>The full path for one output named <c>{stem}-{job id}[-n].{ext}</c>, inside <paramref name="directory"/>.</summary>
+        /// <param name="directory">The output directory.</param>
+        /// <param name="stem">The name's start (<see cref="Stem"/>, or a slug); only ASCII letters, digits and dashes are kept.</param>
+        /// <param name="jobId">The job id.</param>
+        /// <param name="outputNumber">Which output of the job (0-based).</param>
+        /// <param name="outputCount">How many outputs the job has.</param>
+        /// <param name="url">The output URL (for the extension).</param>
+        /// <param name="contentType">The output's MIME type, if known.</param>
+        /// <returns>The path.</returns>
+        public static string PathFor(string directory, string stem, string jobId, int outputNumber, int outputCount, string url, string? contentType)
         {
+            var safeStem = new string((stem ?? string.Empty).Where(c => c < 128 && (char.IsLetterOrDigit(c) || c == '-')).ToArray());
             var safeJob = new string((jobId ?? string.Empty).Where(c => c < 128 && (char.IsLetterOrDigit(c) || c == '_' || c == '-')).Take(64).ToArray());
-            var name = index.ToString("D5", CultureInfo.InvariantCulture) + "-" + Slug(prompt) + "-" + (safeJob.Length == 0 ? "job" : safeJob)
+            var name = (safeStem.Length == 0 ? "item" : safeStem) + "-" + (safeJob.Length == 0 ? "job" : safeJob)
                 + (outputCount > 1 ? "-" + (outputNumber + 1).ToString(CultureInfo.InvariantCulture) : string.Empty)
                 + "." + Extension(url, contentType);
             var root = Path.GetFullPath(directory);
@@ -63,6 +86,83 @@ namespace Abstrakt.Engine
             }
 
             return full;
+        }
+
+        /// <summary>Downloads every output of a finished job into <paramref name="directory"/>, as <c>{stem}-{job id}[-n].{ext}</c>.
+        /// A file already there (from an earlier run) is kept; a download lands under a temporary name first, so a cut one never
+        /// passes for an output.</summary>
+        /// <param name="client">The client.</param>
+        /// <param name="directory">The output directory; it must exist.</param>
+        /// <param name="stem">The name's start (<see cref="Stem"/>).</param>
+        /// <param name="job">The job.</param>
+        /// <param name="allowPrivateHost">Fetch outputs on private-range hosts even when the endpoint is not on one.</param>
+        /// <param name="cancellationToken">Stops the downloads.</param>
+        /// <returns>The paths, one per output.</returns>
+        public static Task<IReadOnlyList<string>> DownloadAsync(AbstraktClient client, string directory, string stem, JobInfo job, bool allowPrivateHost, CancellationToken cancellationToken) =>
+            DownloadAsync(client, directory, stem, job, allowPrivateHost, beforeStage: null, cancellationToken);
+
+        /// <summary>As the public overload, calling <paramref name="beforeStage"/> before each download and move (the engine's fault-injection seam).</summary>
+        internal static async Task<IReadOnlyList<string>> DownloadAsync(AbstraktClient client, string directory, string stem, JobInfo job, bool allowPrivateHost, Action<ItemStage>? beforeStage, CancellationToken cancellationToken)
+        {
+            var files = new List<string>();
+            for (var i = 0; i < job.Outputs.Count; i++)
+            {
+                var output = job.Outputs[i];
+                var path = PathFor(directory, stem, job.JobId, i, job.Outputs.Count, output.Url, output.ContentType);
+                files.Add(path);
+                if (File.Exists(path))
+                {
+                    continue; // kept from an earlier run
+                }
+
+                var temp = path + ".part-" + Guid.NewGuid().ToString("N").Substring(0, 8);
+                try
+                {
+                    beforeStage?.Invoke(ItemStage.Download);
+                    using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+                    {
+                        await client.DownloadAsync(output.Url, stream, allowPrivateHost, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    beforeStage?.Invoke(ItemStage.Move);
+                    MoveIntoPlace(temp, path);
+                }
+                catch
+                {
+                    TryDelete(temp);
+                    throw;
+                }
+            }
+
+            return files;
+        }
+
+        /// <summary>
+        /// Moves a finished download to its name. The name holds the item's stem and job id, so a file that
+        /// appeared there meanwhile (another worker, an earlier run) has the same bytes: keep it.
+        /// </summary>
+        private static void MoveIntoPlace(string temp, string path)
+        {
+            try
+            {
+                File.Move(temp, path);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                TryDelete(temp);
+            }
+        }
+
+        private static void TryDelete(string path)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A leftover .part file is harmless and never mistaken for an output.
+            }
         }
 
         private static string Extension(string url, string? contentType)

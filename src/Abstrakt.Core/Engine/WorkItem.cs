@@ -36,8 +36,11 @@ namespace Abstrakt.Engine
         /// <summary>A stable id: given, or <c>{index}-{hash of content}</c>.</summary>
         public string Id { get; }
 
-        /// <summary>True when the caller named the id (derived ids hold the index, so only given ones can repeat).</summary>
+        /// <summary>True when the caller gave the id (then it names the item in errors and output files).</summary>
         public bool IdGiven { get; }
+
+        /// <summary>How errors and messages name the item: its given id, else its position.</summary>
+        public string Label => IdGiven ? $"'{Id}'" : Index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         /// <summary>The prompt.</summary>
         public string Prompt { get; }

@@ -94,6 +94,16 @@ namespace Abstrakt.Json
             return buffer.ToArray();
         }
 
+        /// <summary>Parses JSON text into plain .NET values (see <see cref="ToPlain"/>).</summary>
+        /// <param name="json">The JSON text.</param>
+        /// <returns>The value.</returns>
+        /// <exception cref="JsonException">The text is not JSON.</exception>
+        public static object? Parse(string json)
+        {
+            using var document = JsonDocument.Parse(json);
+            return ToPlain(document.RootElement);
+        }
+
         /// <summary>Turns a JSON element into plain .NET values (Dictionary, List, long, double, string, bool, null).</summary>
         /// <param name="element">The element.</param>
         /// <returns>The value.</returns>

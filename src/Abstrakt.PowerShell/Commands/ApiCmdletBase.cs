@@ -21,14 +21,19 @@ namespace Abstrakt.PowerShell.Commands
         /// <param name="call">The request.</param>
         /// <param name="target">The input the request was for.</param>
         /// <param name="result">The result.</param>
+        /// <param name="model">The model the request names, so an unknown one gets a "did you mean".</param>
         /// <returns>True on success.</returns>
-        internal bool TryCall<T>(Func<CancellationToken, Task<T>> call, object? target, out T result)
+        internal bool TryCall<T>(Func<CancellationToken, Task<T>> call, object? target, out T result, string? model = null)
         {
             result = default!;
             try
             {
                 var task = call(_stop.Token);
-                task.Wait(_stop.Token);
+                while (!task.Wait(250, _stop.Token))
+                {
+                    Waiting();
+                }
+
                 result = task.Result;
                 return true;
             }
@@ -38,7 +43,10 @@ namespace Abstrakt.PowerShell.Commands
             }
             catch (AggregateException ex) when (ex.InnerException is AbstraktApiException api)
             {
-                var record = new ErrorRecord(api, "Abstrakt" + BatchCmdletBase.IdFor(api.Code), BatchCmdletBase.CategoryFor(api), target);
+                var record = new ErrorRecord(api, "Abstrakt" + BatchCmdletBase.IdFor(api.Code), BatchCmdletBase.CategoryFor(api), target)
+                {
+                    ErrorDetails = new ErrorDetails(BatchCmdletBase.Message(api, model)),
+                };
                 if (api.Kind == ErrorKind.BatchFatal)
                 {
                     ThrowTerminatingError(record);
@@ -47,6 +55,11 @@ namespace Abstrakt.PowerShell.Commands
                 WriteError(record);
                 return false;
             }
+        }
+
+        /// <summary>Called on the pipeline thread every 250 ms while a request runs (Wait-AbstraktJob writes progress).</summary>
+        private protected virtual void Waiting()
+        {
         }
 
         /// <inheritdoc/>

@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using Abstrakt.Api;
@@ -21,9 +22,11 @@ namespace Abstrakt.PowerShell.Commands
         private const int ActivityId = 0x4ab5;
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
         private readonly Stopwatch _progressClock = new Stopwatch();
+        private readonly CostEstimate _estimate = new CostEstimate();
         private BatchRun? _run;
         private long _nextIndex;
         private bool _progressShown;
+        private bool _warnedUnbound;
 
         /// <summary>The most requests in flight at once.</summary>
         [Parameter]
@@ -67,9 +70,17 @@ namespace Abstrakt.PowerShell.Commands
         {
         }
 
-        /// <summary>Starts the engine on the session's connection.</summary>
+        /// <summary>True under -WhatIf: items are counted and priced, nothing is sent.</summary>
+        protected bool WhatIfOnly => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter s && s.IsPresent;
+
+        /// <summary>Starts the engine on the session's connection (not under -WhatIf).</summary>
         protected void StartBatch()
         {
+            if (WhatIfOnly)
+            {
+                return;
+            }
+
             var connection = AbstraktSession.Resolve(this);
             var options = new BatchOptions
             {
@@ -82,6 +93,16 @@ namespace Abstrakt.PowerShell.Commands
                 TraceRequests = VerboseWanted(),
             };
             Configure(options, connection);
+            // Only worth a request when the plan could lower the concurrency (the guide's smallest is 2).
+            var planned = options.PlanConcurrency is null && options.ThrottleLimit > 2 && (connection.Client.ObservedRateLimit ?? LearnRateLimit(connection.Client)) is int limit
+                ? PlanGuidance.ConcurrencyFor(limit)
+                : null;
+            if (planned is int recommended)
+            {
+                options.PlanConcurrency = recommended;
+                WriteVerbose($"The service reports a limit of {connection.Client.ObservedRateLimit} requests per window: at most {recommended} at once, as its batching guide recommends for that plan.");
+            }
+
             try
             {
                 _run = BatchRun.Start(connection.Client, options, _stop.Token);
@@ -101,7 +122,7 @@ namespace Abstrakt.PowerShell.Commands
             }
             catch (ArgumentException ex) when (options.OutputDirectory is not null && ex.ParamName == "directory")
             {
-                ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.InvalidOutputDirectory, ErrorCategory.WriteError, OutputDirectory));
+                ThrowTerminatingError(ErrorRecords.Argument(ex, ErrorIds.InvalidOutputDirectory, ErrorCategory.WriteError, OutputDirectory));
             }
 
             WriteVerbose($"Batch started on {connection.Endpoint} with {_run!.Concurrency} at a time" + (_run.StoreDescription is null ? "." : $", {_run.StoreDescription}."));
@@ -111,6 +132,22 @@ namespace Abstrakt.PowerShell.Commands
                 WriteWarning($"Nothing to resume: the {_run.StoreDescription} was missing or empty. The batch starts from the beginning.");
             }
             _progressClock.Start();
+        }
+
+        /// <summary>Asks the service once for its plan limit (X-RateLimit-Limit), when no response has told the client yet.</summary>
+        /// <returns>The limit, or null when the service does not say or the request failed (the batch then reports why).</returns>
+        private int? LearnRateLimit(AbstraktClient client)
+        {
+            try
+            {
+                ConnectionCheck.RunAsync(client, _stop.Token).Wait(_stop.Token);
+            }
+            catch (Exception ex) when (ex is AggregateException or OperationCanceledException)
+            {
+                WriteVerbose("Could not read the plan's limits before the batch: " + ex.GetBaseException().Message);
+            }
+
+            return client.ObservedRateLimit;
         }
 
         /// <summary>True when verbose output would be shown (-Verbose, or $VerbosePreference), so request tracing costs nothing otherwise.</summary>
@@ -133,16 +170,31 @@ namespace Abstrakt.PowerShell.Commands
         protected void Submit(string prompt, string? model, System.Collections.Generic.IReadOnlyDictionary<string, object?> input, string? id, object? source)
         {
             var item = new WorkItem(++_nextIndex, prompt, model, input, id, source);
-            Drain(TimeSpan.Zero);
+            var runOn = model ?? DefaultModel;
+            var outputs = CostEstimate.Outputs(input);
+            if (WhatIfOnly)
+            {
+                _estimate.Add(runOn, outputs);
+                return;
+            }
+
+            if (!ShouldProcess($"item {item.Label}", CostEstimate.Describe(runOn, outputs)))
+            {
+                return;
+            }
+
+            Drain();
             while (!_run!.TryAdd(item))
             {
                 if (_stop.IsCancellationRequested || _run.Completion.IsCompleted)
                 {
-                    Drain(TimeSpan.Zero);
+                    Drain();
                     return;
                 }
 
-                Drain(TimeSpan.FromMilliseconds(50));
+                // Backpressure: sleep until an event arrives, the input has room, or the batch ends.
+                _run.WhenReadyAsync(wantRoom: true).Wait();
+                Drain();
             }
         }
 
@@ -152,9 +204,34 @@ namespace Abstrakt.PowerShell.Commands
         /// <summary>Skips an index for an input that was rejected before reaching the engine.</summary>
         protected void SkipIndex() => _nextIndex++;
 
-        /// <summary>Ends the input and writes everything until the batch is done.</summary>
+        /// <summary>Warns, once per batch, about the columns of a row that nothing binds (they would be dropped silently).</summary>
+        /// <param name="row">The pipeline object.</param>
+        /// <param name="binds">Whether a column name binds to the cmdlet.</param>
+        /// <param name="bindable">The names that do bind, for the message.</param>
+        protected void WarnUnboundColumns(PSObject? row, Func<string, bool> binds, string bindable)
+        {
+            if (_warnedUnbound || row is null || !ItemReader.IsRow(row))
+            {
+                return;
+            }
+
+            var unbound = ItemReader.Unbound(row, binds).ToList();
+            if (unbound.Count > 0)
+            {
+                _warnedUnbound = true;
+                WriteWarning($"Ignoring input columns that no parameter takes: {string.Join(", ", unbound)}. Columns used: {bindable}.");
+            }
+        }
+
+        /// <summary>Ends the input and writes everything until the batch is done; under -WhatIf, says what it would cost.</summary>
         protected void FinishBatch()
         {
+            if (WhatIfOnly)
+            {
+                ShouldProcess(_estimate.ToString(), MyInvocation.MyCommand.Name);
+                return;
+            }
+
             if (_run is null)
             {
                 return;
@@ -163,10 +240,12 @@ namespace Abstrakt.PowerShell.Commands
             _run.CompleteInput();
             while (!_run.Events.Completion.IsCompleted)
             {
-                Drain(TimeSpan.FromMilliseconds(100));
+                // The engine always ends its event stream (also after a stop), so this wait always ends.
+                _run.WhenReadyAsync(wantRoom: false).Wait();
+                Drain();
             }
 
-            Drain(TimeSpan.Zero);
+            Drain();
 
             // The event stream ends a moment before the engine's own task does; wait for that task, or a
             // batch-fatal error raised in that moment would be missed.
@@ -193,12 +272,25 @@ namespace Abstrakt.PowerShell.Commands
             WriteVerbose($"Batch summary: {summary.Done} done, {summary.Failed} failed, {summary.Retries} retries, {summary.CreditsUsed} credits, {summary.Elapsed.TotalSeconds:0.0} s.");
             if (_run.Completion.IsFaulted && _run.Completion.Exception?.InnerException is BatchFatalException fatal)
             {
-                ThrowTerminatingError(FatalRecord(fatal));
+                ThrowTerminatingError(FatalRecord(fatal, DefaultModel));
             }
         }
 
-        /// <summary>Cancels the batch (Ctrl+C).</summary>
-        protected override void StopProcessing() => _stop.Cancel();
+        /// <summary>Cancels the batch (Ctrl+C), and says in one line what that cancelled and how to resume.</summary>
+        /// <remarks>The pipeline is stopping, so Write* would throw: the note goes to the host directly.</remarks>
+        protected override void StopProcessing()
+        {
+            _stop.Cancel();
+            if (_run is not null && Host?.UI is { } ui)
+            {
+                var s = _run.Snapshot();
+                ui.WriteWarningLine(
+                    $"Stopped: {s.Done} done, {s.Failed} failed; {s.InFlight} in flight were cancelled on the service (not charged), the rest not sent. "
+                    + (_run.StoreDescription is null ? "Add -JournalPath next time to make a batch resumable."
+                        : _run.Shared ? $"Its items go back to the other runners of the batch ({_run.StoreDescription}), or to the next one that joins."
+                        : $"Resume: the same command with -Resume ({_run.StoreDescription})."));
+            }
+        }
 
         /// <summary>Cancels and releases the engine, also when a downstream command ended the pipeline early.</summary>
         public void Dispose()
@@ -210,24 +302,10 @@ namespace Abstrakt.PowerShell.Commands
             GC.SuppressFinalize(this);
         }
 
-        private void Drain(TimeSpan wait)
+        /// <summary>Writes every event that is ready, without waiting.</summary>
+        private void Drain()
         {
             var events = _run!.Events;
-            if (!events.TryPeek(out _) && wait > TimeSpan.Zero)
-            {
-                // Bounded by its own timer, not by the stop token: after a stop, the engine still has to end
-                // the stream, and a wait cancelled at once would spin this loop at full speed until it does.
-                using var timer = new CancellationTokenSource(wait);
-                try
-                {
-                    events.WaitToReadAsync(timer.Token).AsTask().Wait();
-                }
-                catch (AggregateException)
-                {
-                    // The wait timed out, or the batch failed: the completion reports it.
-                }
-            }
-
             while (events.TryRead(out var e))
             {
                 switch (e)
@@ -253,8 +331,9 @@ namespace Abstrakt.PowerShell.Commands
 
         private void WriteBatchProgress(BatchProgress p)
         {
-            // At most one record per 200 ms: Windows PowerShell renders each one slowly.
-            if (_progressShown && _progressClock.ElapsedMilliseconds < 200)
+            // At most one record per 200 ms: Windows PowerShell renders each one slowly. With a known total, the
+            // first record waits for the first finished item, so it already has a time left.
+            if ((_progressShown && _progressClock.ElapsedMilliseconds < 200) || (p.Total is not null && p.Remaining is null))
             {
                 return;
             }
@@ -276,13 +355,13 @@ namespace Abstrakt.PowerShell.Commands
 
         private static string Shorten(string text) => text.Length <= 60 ? text : text.Substring(0, 60) + "…";
 
-        internal static ErrorRecord ItemRecord(ItemFailed failed) => ItemRecord($"Item {failed.Item.Index}", failed.Error, failed.Item.Source ?? failed.Item.Prompt);
+        private ErrorRecord ItemRecord(ItemFailed failed) => ItemRecord($"Item {failed.Item.Label}", failed.Error, failed.Item.Source ?? failed.Item.Prompt, failed.Item.Model ?? DefaultModel);
 
         /// <summary>A failed item or job as a non-terminating error: AbstraktItemFailed.&lt;Reason&gt;, with the input as target.</summary>
-        internal static ErrorRecord ItemRecord(string subject, AbstraktApiException error, object? target)
+        internal static ErrorRecord ItemRecord(string subject, AbstraktApiException error, object? target, string? model = null)
         {
             var record = new ErrorRecord(
-                new AbstraktItemException($"{subject} failed ({error.Code}): {error.Message}", error),
+                new AbstraktItemException($"{subject} failed ({error.Code}): {Message(error, model)}", error),
                 ErrorIds.ItemFailed + "." + IdFor(error.Code),
                 CategoryFor(error),
                 target);
@@ -294,13 +373,20 @@ namespace Abstrakt.PowerShell.Commands
             return record;
         }
 
-        internal static ErrorRecord FatalRecord(BatchFatalException fatal)
+        /// <summary>What the user reads for an API failure: the service's message, except for an unknown model, which gets a "did you mean".</summary>
+        /// <param name="error">The failure.</param>
+        /// <param name="model">The model the request named, when known.</param>
+        /// <returns>The message.</returns>
+        internal static string Message(AbstraktApiException error, string? model) =>
+            error.Code == ErrorCodes.ModelNotFound && model is not null ? ModelCompleter.UnknownModel(model) : error.Message;
+
+        internal static ErrorRecord FatalRecord(BatchFatalException fatal, string model)
         {
             var api = fatal.ApiError;
             var id = api is null ? ErrorIds.JournalDiffers : ErrorIds.BatchFatal + "." + IdFor(api.Code);
             var record = new ErrorRecord(fatal, id, api is null ? ErrorCategory.InvalidData : CategoryFor(api), null)
             {
-                ErrorDetails = new ErrorDetails(fatal.Message)
+                ErrorDetails = new ErrorDetails(api?.Code == ErrorCodes.ModelNotFound ? Message(api, model) : fatal.Message)
                 {
                     RecommendedAction = api?.Code switch
                     {

@@ -1,7 +1,9 @@
 using System;
 using System.Management.Automation;
 using System.Security;
+using System.Threading;
 using Abstrakt.Api;
+using Abstrakt.PowerShell.Output;
 using Abstrakt.PowerShell.Session;
 using Abstrakt.Sandbox;
 
@@ -11,11 +13,14 @@ namespace Abstrakt.PowerShell.Commands
     /// <para type="synopsis">Connects the session to the abstrakt service, another endpoint, or the local sandbox.</para>
     /// </summary>
     [Cmdlet(VerbsCommunications.Connect, "Abstrakt", DefaultParameterSetName = "Service")]
-    [OutputType(typeof(void))]
-    public sealed class ConnectAbstraktCommand : PSCmdlet
+    [OutputType(typeof(AbstraktConnectionInfo))]
+    public sealed class ConnectAbstraktCommand : PSCmdlet, IDisposable
     {
-        /// <summary>The API key; defaults to $env:ABSTRAKT_API_KEY.</summary>
+        private readonly CancellationTokenSource _stop = new CancellationTokenSource();
+
+        /// <summary>The API key, as a SecureString, a PSCredential (its password) or plain text; defaults to $env:ABSTRAKT_API_KEY.</summary>
         [Parameter(ParameterSetName = "Service", Position = 0)]
+        [SecretTransformation]
         public SecureString? ApiKey { get; set; }
 
         /// <summary>The service address; https, or http on loopback only.</summary>
@@ -26,9 +31,17 @@ namespace Abstrakt.PowerShell.Commands
         [Parameter(ParameterSetName = "Service")]
         public SandboxTier? Tier { get; set; }
 
+        /// <summary>Connect without checking the key with a request first.</summary>
+        [Parameter(ParameterSetName = "Service")]
+        public SwitchParameter SkipCheck { get; set; }
+
         /// <summary>Connect to the session's sandbox (started with default settings if none runs).</summary>
         [Parameter(ParameterSetName = "Sandbox", Mandatory = true)]
         public SwitchParameter Sandbox { get; set; }
+
+        /// <summary>Return the connection.</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
 
         /// <inheritdoc/>
         protected override void EndProcessing()
@@ -41,8 +54,7 @@ namespace Abstrakt.PowerShell.Commands
                     AbstraktSession.SetSandbox(sandbox);
                 }
 
-                AbstraktSession.SetConnection(AbstraktSession.ConnectToSandbox(sandbox, owns: false));
-                WriteVerbose($"Connected to the sandbox at {sandbox.Uri}.");
+                Connected(AbstraktSession.ConnectToSandbox(sandbox, owns: false));
                 return;
             }
 
@@ -52,23 +64,83 @@ namespace Abstrakt.PowerShell.Commands
             }
             catch (ArgumentException ex)
             {
-                ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.InvalidEndpoint, ErrorCategory.InvalidArgument, Endpoint));
+                ThrowTerminatingError(ErrorRecords.Argument(ex, ErrorIds.InvalidEndpoint, ErrorCategory.InvalidArgument, Endpoint));
             }
 
             var key = ApiKey is null ? Environment.GetEnvironmentVariable(AbstraktSession.KeyVariable) : SecureText.Reveal(ApiKey);
             if (string.IsNullOrWhiteSpace(key))
             {
                 ThrowTerminatingError(new ErrorRecord(
-                    new ArgumentException($"No API key: pass -ApiKey (Read-Host -AsSecureString) or set ${AbstraktSession.KeyVariable}."),
+                    new ArgumentException($"No API key: pass -ApiKey (Read-Host -AsSecureString) or set $env:{AbstraktSession.KeyVariable}."),
                     ErrorIds.Unauthorized,
                     ErrorCategory.AuthenticationError,
                     null));
             }
 
-            var secret = new Secret(key!);
             var requests = Tier is SandboxTier tier ? SandboxServer.RequestsPerMinute(tier) : null;
-            AbstraktSession.SetConnection(new AbstraktConnection(AbstraktSession.CreateClient(Endpoint, secret, null, requests), null, false));
-            WriteVerbose($"Connected to {Endpoint} with key {secret.Hint}.");
+            var connection = new AbstraktConnection(AbstraktSession.CreateClient(Endpoint, new Secret(key!), null, requests), null, false);
+            if (!SkipCheck)
+            {
+                Check(connection);
+            }
+
+            Connected(connection);
+        }
+
+        /// <summary>Cancels the key check (Ctrl+C).</summary>
+        protected override void StopProcessing() => _stop.Cancel();
+
+        /// <inheritdoc/>
+        public void Dispose()
+        {
+            _stop.Dispose();
+            GC.SuppressFinalize(this);
+        }
+
+        /// <summary>One cheap request (the first model of the catalogue), so a wrong key or endpoint fails here, not at the first batch.</summary>
+        private void Check(AbstraktConnection connection)
+        {
+            try
+            {
+                ConnectionCheck.RunAsync(connection.Client, _stop.Token).Wait(_stop.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or AggregateException)
+            {
+                if (ex is AggregateException { InnerException: AbstraktApiException { Kind: ErrorKind.Retryable, StatusCode: not null } passing })
+                {
+                    // The service answered, busy or flaky (429, 5xx): that says nothing about the key. Connect, and say the check was not made.
+                    WriteWarning($"Could not check the key against {Endpoint} just now ({passing.Code}: {passing.Message}); connected without checking.");
+                    return;
+                }
+
+                connection.Dispose();
+                if (ex is AggregateException { InnerException: AbstraktApiException api })
+                {
+                    ThrowTerminatingError(new ErrorRecord(api, "Abstrakt" + BatchCmdletBase.IdFor(api.Code), BatchCmdletBase.CategoryFor(api), Endpoint)
+                    {
+                        ErrorDetails = new ErrorDetails($"The key check against {Endpoint} failed ({api.Code}): {api.Message}")
+                        {
+                            RecommendedAction = api.Code == ErrorCodes.Unauthorized
+                                ? $"Check the key (its last four characters: {connection.Client.Options.ApiKey?.Hint}), or use -SkipCheck to connect without checking."
+                                : "Check -Endpoint and the network, or use -SkipCheck to connect without checking.",
+                        },
+                    });
+                }
+
+                throw;
+            }
+
+            WriteVerbose($"The key was accepted by {Endpoint}.");
+        }
+
+        private void Connected(AbstraktConnection connection)
+        {
+            AbstraktSession.SetConnection(connection);
+            WriteVerbose($"Connected to {connection.Endpoint}" + (connection.Client.Options.ApiKey is { } key ? $" with the key ending {key.Hint}." : "."));
+            if (PassThru)
+            {
+                WriteObject(new AbstraktConnectionInfo(connection));
+            }
         }
     }
 

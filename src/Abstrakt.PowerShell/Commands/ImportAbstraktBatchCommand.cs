@@ -44,15 +44,19 @@ namespace Abstrakt.PowerShell.Commands
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
-            _index++;
-            if (!PipelineItem.TryRead(InputObject, _index, out var prompt, out var model, out var input, out var id, out var rejection))
+            foreach (var obj in ItemReader.Items(InputObject))
             {
-                WriteError(rejection!);
-                return;
+                // Items keep their input position, as a runner given the same input numbers them: loading twice loads once.
+                _index++;
+                if (ItemReader.Check(obj, _index, out var rejection) is { } item)
+                {
+                    _batch!.Add(new WorkItem(_index, item.Prompt, item.Model, item.Input, item.Id));
+                }
+                else
+                {
+                    WriteError(rejection!);
+                }
             }
-
-            // Items keep their input position, as a runner given the same input numbers them: loading twice loads once.
-            _batch!.Add(new WorkItem(_index, prompt, model, input, id));
         }
 
         /// <inheritdoc/>

@@ -7,7 +7,7 @@ namespace Abstrakt.PowerShell.Commands
     /// <summary>
     /// <para type="synopsis">Runs any model (video, speech, editing) with an input hashtable.</para>
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Invoke, "AbstraktModel")]
+    [Cmdlet(VerbsLifecycle.Invoke, "AbstraktModel", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(AbstraktResult))]
     public sealed class InvokeAbstraktModelCommand : BatchCmdletBase
     {
@@ -35,7 +35,8 @@ namespace Abstrakt.PowerShell.Commands
         protected override void ProcessRecord()
         {
             var input = ModelInput.From(Input);
-            var prompt = input.TryGetValue("prompt", out var value) && value is string s ? s : string.Empty;
+            // Speech models take their text as "text": it is the item's prompt all the same.
+            var prompt = (input.TryGetValue("prompt", out var value) || input.TryGetValue("text", out value)) && value is string s ? s : string.Empty;
             Submit(prompt, null, input, null, Input);
         }
 

@@ -1,10 +1,13 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
+using System.IO;
+using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
 using Abstrakt.Api;
+using Abstrakt.Engine;
 using Abstrakt.PowerShell.Output;
 
 namespace Abstrakt.PowerShell.Commands
@@ -12,7 +15,7 @@ namespace Abstrakt.PowerShell.Commands
     /// <summary>
     /// <para type="synopsis">Submits a job without waiting for it; returns the job to pass to Wait-AbstraktJob later.</para>
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Submit, "AbstraktJob")]
+    [Cmdlet(VerbsLifecycle.Submit, "AbstraktJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(AbstraktJob))]
     public sealed class SubmitAbstraktJobCommand : ApiCmdletBase
     {
@@ -44,8 +47,13 @@ namespace Abstrakt.PowerShell.Commands
                 input["prompt"] = Prompt;
             }
 
+            if (!ShouldProcess(Prompt ?? Model, CostEstimate.Describe(Model, CostEstimate.Outputs(input))))
+            {
+                return;
+            }
+
             var request = new RunRequest { Model = Model, Input = input, Sync = false, WebhookUrl = WebhookUrl, IdempotencyKey = Guid.NewGuid().ToString("N") };
-            if (TryCall(t => Client.RunAsync(request, t), Prompt, out var job))
+            if (TryCall(t => Client.RunAsync(request, t), Prompt, out var job, Model))
             {
                 WriteObject(new AbstraktJob(job));
             }
@@ -71,16 +79,74 @@ namespace Abstrakt.PowerShell.Commands
         /// <returns>The job as the service answers.</returns>
         private protected abstract Task<JobInfo> CallAsync(string id, CancellationToken cancellationToken);
 
+        /// <summary>Whether the answer is what was asked for (Stop: the job is cancelled); writes the error when not.</summary>
+        /// <param name="job">The job as the service answered.</param>
+        /// <returns>True to write the job.</returns>
+        private protected virtual bool Accept(JobInfo job) => true;
+
+        /// <summary>The object written for a job (Get and Wait download its outputs first, with -OutputDirectory).</summary>
+        /// <param name="job">The job.</param>
+        /// <returns>The job object.</returns>
+        private protected virtual AbstraktJob Output(JobInfo job) => new AbstraktJob(job);
+
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
             foreach (var id in JobId)
             {
-                if (ShouldCall(id) && TryCall(t => CallAsync(id, t), id, out var job))
-                {
-                    WriteObject(new AbstraktJob(job));
-                }
+                Process(id);
             }
+        }
+
+        /// <summary>One job id: the call, then the job object or an error.</summary>
+        /// <param name="id">The job id.</param>
+        private protected virtual void Process(string id)
+        {
+            if (ShouldCall(id) && TryCall(t => CallAsync(id, t), id, out var job) && Accept(job))
+            {
+                WriteObject(Output(job));
+            }
+        }
+    }
+
+    /// <summary>Get- and Wait-AbstraktJob: job cmdlets that can save a completed job's outputs, named as a batch names them.</summary>
+    public abstract class JobOutputCmdletBase : JobIdCmdletBase
+    {
+        private string? _directory;
+
+        /// <summary>Downloads a completed job's outputs into this folder.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? OutputDirectory { get; set; }
+
+        /// <inheritdoc/>
+        protected override void BeginProcessing()
+        {
+            if (OutputDirectory is null)
+            {
+                return;
+            }
+
+            _directory = GetUnresolvedProviderPathFromPSPath(OutputDirectory);
+            try
+            {
+                Directory.CreateDirectory(_directory);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.InvalidOutputDirectory, ErrorCategory.WriteError, OutputDirectory));
+            }
+        }
+
+        private protected override AbstraktJob Output(JobInfo job)
+        {
+            if (_directory is null || job.Status != JobStatus.Completed)
+            {
+                return new AbstraktJob(job);
+            }
+
+            var stem = OutputFiles.Slug(job.ModelId ?? "job");
+            return new AbstraktJob(job, TryCall(t => OutputFiles.DownloadAsync(Client, _directory, stem, job, allowPrivateHost: false, t), job.JobId, out var files) ? files : null);
         }
     }
 
@@ -89,7 +155,7 @@ namespace Abstrakt.PowerShell.Commands
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "AbstraktJob")]
     [OutputType(typeof(AbstraktJob))]
-    public sealed class GetAbstraktJobCommand : JobIdCmdletBase
+    public sealed class GetAbstraktJobCommand : JobOutputCmdletBase
     {
         private protected override Task<JobInfo> CallAsync(string id, CancellationToken cancellationToken) => Client.GetJobAsync(id, cancellationToken);
     }
@@ -99,8 +165,15 @@ namespace Abstrakt.PowerShell.Commands
     /// </summary>
     [Cmdlet(VerbsLifecycle.Wait, "AbstraktJob")]
     [OutputType(typeof(AbstraktJob))]
-    public sealed class WaitAbstraktJobCommand : JobIdCmdletBase
+    public sealed class WaitAbstraktJobCommand : JobOutputCmdletBase
     {
+        private const int ActivityId = 0x4ab6;
+        private readonly LatestJob _latest = new LatestJob();
+        private readonly System.Diagnostics.Stopwatch _clock = new System.Diagnostics.Stopwatch();
+        private string _waitingFor = string.Empty;
+        private int _count;
+        private bool _progressShown;
+
         /// <summary>How long to wait for each job, in seconds.</summary>
         [Parameter]
         [ValidateRange(1, 86400)]
@@ -112,42 +185,105 @@ namespace Abstrakt.PowerShell.Commands
             deadline.CancelAfter(TimeSpan.FromSeconds(TimeoutSec));
             try
             {
-                return await Client.WaitForJobAsync(id, deadline.Token).ConfigureAwait(false);
+                return await Client.WaitForJobAsync(id, _latest, deadline.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 throw new AbstraktApiException(ErrorCodes.Deadline, $"Job {id} did not end within {TimeoutSec} s.") { JobId = id };
             }
         }
+
+        private protected override void Process(string id)
+        {
+            _count++;
+            _waitingFor = id;
+            _latest.Job = null;
+            _clock.Restart();
+            base.Process(id);
+        }
+
+        /// <inheritdoc/>
+        protected override void EndProcessing()
+        {
+            if (_progressShown)
+            {
+                WriteProgress(new ProgressRecord(ActivityId, "Waiting for abstrakt jobs", "Done") { RecordType = ProgressRecordType.Completed });
+            }
+        }
+
+        /// <summary>Shows the job waited for, its state and the time waited.</summary>
+        private protected override void Waiting()
+        {
+            _progressShown = true;
+            var state = _latest.Job?.Status.ToString().ToLowerInvariant() ?? "submitted";
+            WriteProgress(new ProgressRecord(ActivityId, "Waiting for abstrakt jobs", $"Job {_count}: {_waitingFor} is {state}, {_clock.Elapsed.TotalSeconds:0} s")
+            {
+                SecondsRemaining = -1,
+            });
+        }
+
+        /// <summary>Keeps the last state a poll reported; read on the pipeline thread.</summary>
+        private sealed class LatestJob : IProgress<JobInfo>
+        {
+            private volatile JobInfo? _job;
+
+            public JobInfo? Job
+            {
+                get => _job;
+                set => _job = value;
+            }
+
+            public void Report(JobInfo value) => _job = value;
+        }
     }
 
     /// <summary>
     /// <para type="synopsis">Cancels pending or processing jobs; cancelled jobs are not charged.</para>
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Stop, "AbstraktJob", SupportsShouldProcess = true)]
+    [Cmdlet(VerbsLifecycle.Stop, "AbstraktJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(AbstraktJob))]
     public sealed class StopAbstraktJobCommand : JobIdCmdletBase
     {
         private protected override bool ShouldCall(string id) => ShouldProcess(id, "Cancel abstrakt job");
 
+        private protected override bool Accept(JobInfo job)
+        {
+            if (job.Status == JobStatus.Cancelled)
+            {
+                return true;
+            }
+
+            var record = new ErrorRecord(
+                new InvalidOperationException($"Job {job.JobId} already ended ({job.Status.ToString().ToLowerInvariant()}): only pending or processing jobs can be cancelled."),
+                ErrorIds.JobNotCancellable,
+                ErrorCategory.InvalidOperation,
+                job.JobId);
+            WriteError(record);
+            return false;
+        }
+
         private protected override Task<JobInfo> CallAsync(string id, CancellationToken cancellationToken) => Client.CancelJobAsync(id, cancellationToken);
     }
 
     /// <summary>
-    /// <para type="synopsis">Lists the models the service runs, or one model with its input schema.</para>
+    /// <para type="synopsis">Lists the models the service runs, or gets models by id (wildcards allowed) with their input schema.</para>
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "AbstraktModel", DefaultParameterSetName = "List")]
     [OutputType(typeof(AbstraktModel))]
     public sealed class GetAbstraktModelCommand : ApiCmdletBase
     {
-        /// <summary>One model's id.</summary>
-        [Parameter(ParameterSetName = "One", Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        private List<AbstraktModel>? _catalogue;
+
+        /// <summary>Model ids; wildcards match the catalogue.</summary>
+        [Parameter(ParameterSetName = "One", Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
         [ArgumentCompleter(typeof(ModelCompleter))]
-        public string? Id { get; set; }
+        public string[]? Id { get; set; }
 
         /// <summary>Only this category: image, video, audio.</summary>
         [Parameter(ParameterSetName = "List")]
+        [ValidateSet("image", "video", "audio", IgnoreCase = true)]
         public string? Category { get; set; }
 
         /// <summary>Only models matching this text.</summary>
@@ -157,24 +293,43 @@ namespace Abstrakt.PowerShell.Commands
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
-            if (Id is not null)
+            if (Id is null)
             {
-                if (TryCall(t => Client.GetModelAsync(Id, t), Id, out var model))
+                if (List(Category, Search) is { } all)
                 {
-                    var result = new AbstraktModel(model);
-                    ModelCompleter.Remember(new[] { result });
-                    WriteObject(result);
+                    WriteObject(all, enumerateCollection: true);
                 }
 
                 return;
             }
 
-            if (TryCall(async t => { var list = new List<ModelInfo>(); await foreach (var m in Client.ListModelsAsync(Category, Search, t)) { list.Add(m); } return list; }, null, out var models))
+            foreach (var id in Id)
             {
-                var results = models.ConvertAll(m => new AbstraktModel(m));
-                ModelCompleter.Remember(results);
-                WriteObject(results, enumerateCollection: true);
+                if (WildcardPattern.ContainsWildcardCharacters(id))
+                {
+                    var pattern = new WildcardPattern(id, WildcardOptions.IgnoreCase);
+                    _catalogue ??= List(null, null);
+                    WriteObject(_catalogue?.Where(m => pattern.IsMatch(m.Id)), enumerateCollection: true);
+                }
+                else if (TryCall(t => Client.GetModelAsync(id, t), id, out var model, id))
+                {
+                    var result = new AbstraktModel(model);
+                    ModelCompleter.Remember(new[] { result });
+                    WriteObject(result);
+                }
             }
+        }
+
+        private List<AbstraktModel>? List(string? category, string? search)
+        {
+            if (!TryCall(async t => { var list = new List<ModelInfo>(); await foreach (var m in Client.ListModelsAsync(category, search, t)) { list.Add(m); } return list; }, null, out var models))
+            {
+                return null;
+            }
+
+            var results = models.ConvertAll(m => new AbstraktModel(m));
+            ModelCompleter.Remember(results);
+            return results;
         }
     }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
+using System.IO;
 using System.Management.Automation;
 using System.Security;
 using Abstrakt.Api;
@@ -15,20 +16,27 @@ namespace Abstrakt.PowerShell.Commands
     /// <summary>
     /// <para type="synopsis">Runs a batch of prompts: throttled, retried, resumable, streaming results as they complete.</para>
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Start, "AbstraktBatch", SupportsShouldProcess = true, DefaultParameterSetName = JournalSet)]
+    [Cmdlet(VerbsLifecycle.Start, "AbstraktBatch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Pipeline")]
     [OutputType(typeof(AbstraktResult))]
     public sealed class StartAbstraktBatchCommand : BatchCmdletBase
     {
-        private const string JournalSet = "Journal";
-        private const string StoreSet = "Store";
-        private long _whatIfItems;
-
-        /// <summary>A prompt string, or an object with Prompt and optional Model, ImageSize, NumImages, Seed, Id. Optional with -Store: a runner may join a batch loaded elsewhere.</summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = JournalSet)]
-        [Parameter(Position = 0, ValueFromPipeline = true, ParameterSetName = StoreSet)]
+        /// <summary>A prompt string, or an object with Prompt (or Text) and optional Model, ImageSize, NumImages, Seed, Id (or Name), Image (or Path, ImageUrl); an array is one item per element.</summary>
+        [Parameter(ParameterSetName = "Pipeline", Mandatory = true, Position = 0, ValueFromPipeline = true)]
+        [Parameter(ParameterSetName = JoinSet, Position = 0, ValueFromPipeline = true)]
         [AllowNull]
         [AllowEmptyString]
         public PSObject? InputObject { get; set; }
+
+        /// <summary>A file of items: .csv (a header row), .jsonl (a JSON object or string per line), else one prompt per line. Counted first, so progress shows a percentage and time left.</summary>
+        [Parameter(ParameterSetName = "File", Mandatory = true)]
+        [Parameter(ParameterSetName = JoinSet)]
+        [ValidateNotNullOrEmpty]
+        public string? InputFile { get; set; }
+
+        /// <summary>How many items the pipeline will bring, so progress shows a percentage and time left before the input ends.</summary>
+        [Parameter(ParameterSetName = "Pipeline")]
+        [ValidateRange(1, long.MaxValue)]
+        public long? TotalCount { get; set; }
 
         /// <summary>The model for items that name none.</summary>
         [Parameter]
@@ -36,33 +44,33 @@ namespace Abstrakt.PowerShell.Commands
         [ArgumentCompleter(typeof(ModelCompleter))]
         public string Model { get; set; } = "flux-schnell";
 
-        /// <summary>A JSON-lines journal that records every item's life, so the batch can be resumed.</summary>
-        [Parameter(ParameterSetName = JournalSet)]
-        [ValidateNotNullOrEmpty]
-        public string? JournalPath { get; set; }
-
-        /// <summary>Continue the batch recorded in -JournalPath: completed items are not run again.</summary>
-        [Parameter(ParameterSetName = JournalSet)]
-        public SwitchParameter Resume { get; set; }
-
-        /// <summary>With -Resume, run again the items the journal records as failed.</summary>
-        [Parameter(ParameterSetName = JournalSet)]
-        public SwitchParameter RetryFailed { get; set; }
-
-        /// <summary>A PostgreSQL batch store (an Npgsql connection string or a postgres:// URL) that every runner of the batch shares.</summary>
-        [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+        /// <summary>A PostgreSQL batch store (an Npgsql connection string or a postgres:// URL) that every runner of the batch shares. Input is optional: a runner given none works on items loaded elsewhere.</summary>
+        [Parameter(ParameterSetName = JoinSet, Mandatory = true)]
         [ValidateNotNullOrEmpty]
         public string? Store { get; set; }
 
         /// <summary>The shared batch's name in -Store: runners given the same name share its items.</summary>
-        [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+        [Parameter(ParameterSetName = JoinSet, Mandatory = true)]
         [ValidateNotNullOrEmpty]
         public string? BatchName { get; set; }
 
-        /// <summary>Seconds a runner's claim on items lasts unless renewed: a dead runner's items are taken over after this.</summary>
-        [Parameter(ParameterSetName = StoreSet)]
+        /// <summary>Seconds a runner's claim on shared items lasts unless renewed: a dead runner's items are taken over after this.</summary>
+        [Parameter]
         [ValidateRange(2, 3600)]
         public int LeaseSec { get; set; } = 30;
+
+        /// <summary>A JSON-lines journal that records every item's life, so the batch can be resumed.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? JournalPath { get; set; }
+
+        /// <summary>Continue the batch recorded in -JournalPath: completed items are not run again.</summary>
+        [Parameter]
+        public SwitchParameter Resume { get; set; }
+
+        /// <summary>With -Resume, run again the items the journal records as failed.</summary>
+        [Parameter]
+        public SwitchParameter RetryFailed { get; set; }
 
         /// <summary>The account's plan: the engine never runs more items at once than the plan allows, and paces to its rate.</summary>
         [Parameter]
@@ -87,15 +95,16 @@ namespace Abstrakt.PowerShell.Commands
         [ValidateRange(1, 86400)]
         public int WebhookWaitSec { get; set; } = 120;
 
+        private const string JoinSet = "Join";
         private Abstrakt.Webhooks.WebhookListener? _listener;
+        private string? _inputPath;
+        private long? _expected;
 
         /// <inheritdoc/>
         protected override string Activity => "abstrakt batch (" + Model + ")";
 
         /// <inheritdoc/>
         protected override string DefaultModel => Model;
-
-        private bool WhatIfOnly => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter s && s.IsPresent;
 
         /// <inheritdoc/>
         protected override void BeginProcessing()
@@ -105,15 +114,29 @@ namespace Abstrakt.PowerShell.Commands
                 ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Resume needs -JournalPath."), ErrorIds.ResumeNeedsJournal, ErrorCategory.InvalidArgument, null));
             }
 
+            if (Store is not null && (JournalPath is not null || (InputFile is not null && MyInvocation.BoundParameters.ContainsKey(nameof(InputObject)))))
+            {
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Store takes the place of -JournalPath, and its input is the pipeline or -InputFile, not both."), ErrorIds.StoreConflict, ErrorCategory.InvalidArgument, null));
+            }
+
             if (WebhookListener is not null && WebhookUrl is null)
             {
                 ThrowTerminatingError(new ErrorRecord(new ArgumentException("-WebhookListener receives what the service posts to -WebhookUrl: pass -WebhookUrl too."), ErrorIds.WebhookListenerNeedsUrl, ErrorCategory.InvalidArgument, null));
             }
 
-            if (!WhatIfOnly)
+            if (InputFile is not null)
             {
-                StartBatch();
+                _inputPath = GetUnresolvedProviderPathFromPSPath(InputFile);
+                if (!File.Exists(_inputPath))
+                {
+                    ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"No input file at {_inputPath}."), ErrorIds.InputFileNotFound, ErrorCategory.ObjectNotFound, InputFile));
+                }
+
+                _expected = Engine.InputFile.Count(_inputPath);
+                WriteVerbose($"{_expected} items in {_inputPath}.");
             }
+
+            StartBatch();
         }
 
         /// <inheritdoc/>
@@ -129,7 +152,7 @@ namespace Abstrakt.PowerShell.Commands
                 if (secret is null)
                 {
                     ThrowTerminatingError(new ErrorRecord(
-                        new ArgumentException($"-WebhookListener needs the webhook secret to verify deliveries: pass -WebhookSecret or set ${WebhookSecretVariable}."),
+                        new ArgumentException($"-WebhookListener needs the webhook secret to verify deliveries: pass -WebhookSecret or set $env:{WebhookSecretVariable}."),
                         ErrorIds.WebhookSecretMissing,
                         ErrorCategory.InvalidArgument,
                         null));
@@ -142,13 +165,14 @@ namespace Abstrakt.PowerShell.Commands
                 }
                 catch (ArgumentException ex)
                 {
-                    ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.WebhookListenerFailed, ErrorCategory.ResourceUnavailable, WebhookListener));
+                    ThrowTerminatingError(ErrorRecords.Argument(ex, ErrorIds.WebhookListenerFailed, ErrorCategory.ResourceUnavailable, WebhookListener));
                 }
 
                 options.Webhooks = inbox;
                 WriteVerbose($"Receiving webhooks on {_listener!.Prefix}.");
             }
 
+            options.ExpectedTotal = _expected ?? TotalCount;
             options.JournalPath = JournalPath is null ? null : GetUnresolvedProviderPathFromPSPath(JournalPath);
             options.Store = Store;
             options.BatchName = BatchName;
@@ -170,40 +194,61 @@ namespace Abstrakt.PowerShell.Commands
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
-            // A runner given no input joins a shared batch loaded elsewhere.
-            if (Store is not null && !MyInvocation.BoundParameters.ContainsKey(nameof(InputObject)))
+            if (_inputPath is not null)
             {
-                return;
-            }
+                foreach (var record in Engine.InputFile.Read(_inputPath))
+                {
+                    if (Stopping)
+                    {
+                        return;
+                    }
 
-            if (!PipelineItem.TryRead(InputObject, NextIndex, out var prompt, out var model, out var input, out var id, out var rejection))
+                    if (record is InputFileError error)
+                    {
+                        Reject(ErrorIds.InvalidInput, $"{InputFile}, {error}", PSObject.AsPSObject(error));
+                    }
+                    else
+                    {
+                        Read(record is null ? null : PSObject.AsPSObject(record));
+                    }
+                }
+            }
+            else if (ParameterSetName != JoinSet || MyInvocation.BoundParameters.ContainsKey(nameof(InputObject)))
             {
-                // Reported and skipped, never dropped silently; the index stays the input's position.
-                SkipIndex();
-                WriteError(rejection!);
-                return;
+                // (A shared runner given no input works on items loaded elsewhere.)
+                foreach (var item in ItemReader.Items(InputObject))
+                {
+                    Read(item);
+                }
             }
-
-            if (WhatIfOnly)
-            {
-                _whatIfItems++;
-                return;
-            }
-
-            Submit(prompt, model, input, id, InputObject);
         }
 
         /// <inheritdoc/>
-        protected override void EndProcessing()
+        protected override void EndProcessing() => FinishBatch();
+
+        /// <summary>Reads one item and submits it; reports and skips (never drops silently) what cannot be an item.</summary>
+        private void Read(PSObject? obj)
         {
-            if (WhatIfOnly)
+            if (obj?.BaseObject is not null)
             {
-                var credits = ModelCompleter.CreditsOf(Model);
-                ShouldProcess($"{_whatIfItems} items on {Model}" + (credits is int c ? $", about {c * _whatIfItems} credits ({c} per output)" : string.Empty), "Start-AbstraktBatch");
-                return;
+                WarnUnboundColumns(obj, ItemReader.Binds, "Prompt (or Text), Model, Id (or Name), ImageSize, NumImages, Seed, Image (or Path, ImageUrl)");
             }
 
-            FinishBatch();
+            if (ItemReader.Check(obj, NextIndex, out var rejection) is { } item)
+            {
+                Submit(item.Prompt, item.Model, item.Input, item.Id, obj);
+            }
+            else
+            {
+                SkipIndex();
+                WriteError(rejection!);
+            }
+        }
+
+        private void Reject(string errorId, string message, PSObject? obj)
+        {
+            SkipIndex();
+            WriteError(ItemReader.Rejection(errorId, message, obj));
         }
     }
 }

@@ -1,0 +1,238 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+
+namespace Abstrakt.PowerShell
+{
+    /// <summary>One batch item as read from a pipeline object: a prompt string, or a row (CSV, JSON, hashtable).</summary>
+    internal sealed class ItemFields
+    {
+        public string Prompt { get; set; } = string.Empty;
+
+        public string? Model { get; set; }
+
+        public string? Id { get; set; }
+
+        public Dictionary<string, object?> Input { get; } = new Dictionary<string, object?>(StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Reads the columns of a row the way parameter binding would: by name, case-insensitive, with the aliases
+    /// users type (Text for Prompt, Name for Id, Path or ImageUrl for Image). Empty cells count as absent.
+    /// </summary>
+    internal static class ItemReader
+    {
+        /// <summary>Every column an item row may have, with its aliases, as the message about unbound columns lists them.</summary>
+        public static readonly string[][] Columns =
+        {
+            new[] { "Prompt", "Text" },
+            new[] { "Model" },
+            new[] { "Id", "Name" },
+            new[] { "ImageSize" },
+            new[] { "NumImages" },
+            new[] { "Seed" },
+            new[] { "Image", "Path", "ImageUrl" },
+        };
+
+        /// <summary>Reads a row into an item.</summary>
+        /// <param name="row">A row (not a string).</param>
+        /// <returns>The item's fields.</returns>
+        /// <exception cref="FormatException">A cell has the wrong type (NumImages = "two"); the message names the column and value.</exception>
+        public static ItemFields Read(PSObject row)
+        {
+            var item = new ItemFields
+            {
+                Prompt = Text(row, Columns[0]) ?? string.Empty,
+                Model = Text(row, Columns[1]),
+                Id = Text(row, Columns[2]),
+            };
+            if (Text(row, Columns[3]) is string size)
+            {
+                item.Input["image_size"] = size;
+            }
+
+            if (Text(row, Columns[4]) is string n)
+            {
+                item.Input["num_images"] = WholeNumber<int>(Columns[4][0], n);
+            }
+
+            if (Text(row, Columns[5]) is string seed)
+            {
+                item.Input["seed"] = WholeNumber<long>(Columns[5][0], seed);
+            }
+
+            if (Text(row, Columns[6]) is string image)
+            {
+                item.Input["image_url"] = image;
+            }
+
+            return item;
+        }
+
+        /// <summary>The names of a row's columns that <paramref name="binds"/> does not accept.</summary>
+        /// <param name="row">The pipeline object.</param>
+        /// <param name="binds">Whether a column name binds.</param>
+        /// <returns>The unbound names; none for a string or scalar.</returns>
+        public static IEnumerable<string> Unbound(PSObject row, Func<string, bool> binds) =>
+            Names(row).Where(name => !binds(name));
+
+        /// <summary>True when a column name binds to an item field.</summary>
+        /// <param name="name">The column name.</param>
+        /// <returns>True when known.</returns>
+        public static bool Binds(string name) => Columns.Any(aliases => aliases.Contains(name, StringComparer.OrdinalIgnoreCase));
+
+        /// <summary>The items in a pipeline object: the elements of an array (so -InputObject @('a','b') is two items), else the object itself.</summary>
+        /// <param name="value">The pipeline object.</param>
+        /// <returns>The items; null stays null, for the caller to report.</returns>
+        public static IEnumerable<PSObject?> Items(PSObject? value)
+        {
+            if (value?.BaseObject is IEnumerable list and not string and not IDictionary)
+            {
+                return list.Cast<object?>().Select(element => element is null ? null : PSObject.AsPSObject(element));
+            }
+
+            return new[] { value };
+        }
+
+        /// <summary>Reads one item: a row's columns, or a scalar as the prompt.</summary>
+        /// <param name="item">A non-null pipeline object.</param>
+        /// <returns>The fields.</returns>
+        /// <exception cref="FormatException">A cell has the wrong type.</exception>
+        public static ItemFields Fields(PSObject item) => IsRow(item) ? Read(item) : new ItemFields { Prompt = LanguagePrimitives.ConvertTo<string>(item) };
+
+        /// <summary>Reads one pipeline object as an item, or says why it cannot be one (null, a bad cell, no prompt, an unpaired surrogate).</summary>
+        /// <param name="obj">The pipeline object.</param>
+        /// <param name="row">Its 1-based position, for messages.</param>
+        /// <param name="rejection">Why it cannot be an item (TargetObject: the object).</param>
+        /// <returns>The fields, or null.</returns>
+        public static ItemFields? Check(PSObject? obj, long row, out ErrorRecord? rejection)
+        {
+            rejection = null;
+            if (obj?.BaseObject is null)
+            {
+                rejection = Rejection(ErrorIds.NullInput, "A pipeline item is null; each item needs a prompt.", obj);
+                return null;
+            }
+
+            ItemFields item;
+            try
+            {
+                item = Fields(obj);
+            }
+            catch (FormatException ex)
+            {
+                // A bad cell (NumImages=abc) is that row's error, never the batch's end.
+                rejection = Rejection(ErrorIds.InvalidInput, $"Input row {row}, {ex.Message}", obj);
+                return null;
+            }
+
+            if (string.IsNullOrWhiteSpace(item.Prompt))
+            {
+                rejection = Rejection(ErrorIds.EmptyPrompt, IsRow(obj) ? "A pipeline item has no prompt: give it a Prompt (or Text) column." : "A pipeline item has an empty prompt.", obj);
+            }
+            else if (HasUnpairedSurrogate(item.Prompt))
+            {
+                rejection = Rejection(ErrorIds.InvalidInput, "A prompt contains an unpaired UTF-16 surrogate and cannot be sent as UTF-8.", obj);
+            }
+
+            return rejection is null ? item : null;
+        }
+
+        /// <summary>An input that cannot be an item, as a non-terminating error targeting it.</summary>
+        /// <param name="errorId">The error id.</param>
+        /// <param name="message">What is wrong.</param>
+        /// <param name="obj">The input.</param>
+        /// <returns>The record.</returns>
+        public static ErrorRecord Rejection(string errorId, string message, PSObject? obj) =>
+            new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, obj);
+
+        /// <summary>True when a row has a non-empty Prompt (or Text) column.</summary>
+        /// <param name="row">The row.</param>
+        /// <returns>True when it has a prompt.</returns>
+        public static bool HasPrompt(PSObject row) => Text(row, Columns[0]) is not null;
+
+        /// <summary>True for a row (an object with properties or a dictionary), false for a string or number.</summary>
+        /// <param name="value">The pipeline object.</param>
+        /// <returns>True for a row.</returns>
+        public static bool IsRow(PSObject value) => !(value.BaseObject is string || value.BaseObject.GetType().IsPrimitive);
+
+        private static bool HasUnpairedSurrogate(string text)
+        {
+            for (var i = 0; i < text.Length; i++)
+            {
+                if (char.IsHighSurrogate(text[i]))
+                {
+                    if (i + 1 >= text.Length || !char.IsLowSurrogate(text[i + 1]))
+                    {
+                        return true;
+                    }
+
+                    i++;
+                }
+                else if (char.IsLowSurrogate(text[i]))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private static T WholeNumber<T>(string column, string text)
+        {
+            try
+            {
+                return LanguagePrimitives.ConvertTo<T>(text);
+            }
+            catch (PSInvalidCastException ex)
+            {
+                throw new FormatException($"column {column}: '{text}' is not a valid whole number.", ex);
+            }
+        }
+
+        private static IEnumerable<string> Names(PSObject row)
+        {
+            if (row.BaseObject is IDictionary dictionary)
+            {
+                return dictionary.Keys.Cast<object>().Select(k => k.ToString() ?? string.Empty);
+            }
+
+            return IsRow(row) ? row.Properties.Where(p => p.MemberType is PSMemberTypes.NoteProperty or PSMemberTypes.Property).Select(p => p.Name) : Enumerable.Empty<string>();
+        }
+
+        private static string? Text(PSObject row, string[] names)
+        {
+            foreach (var name in names)
+            {
+                var value = Value(row, name);
+                if (value is not null && LanguagePrimitives.ConvertTo<string>(value) is { Length: > 0 } text)
+                {
+                    return text;
+                }
+            }
+
+            return null;
+        }
+
+        private static object? Value(PSObject row, string name)
+        {
+            if (row.BaseObject is IDictionary dictionary)
+            {
+                foreach (DictionaryEntry entry in dictionary)
+                {
+                    if (string.Equals(entry.Key?.ToString(), name, StringComparison.OrdinalIgnoreCase))
+                    {
+                        return entry.Value is PSObject p ? p.BaseObject : entry.Value;
+                    }
+                }
+
+                return null;
+            }
+
+            var value = row.Properties[name]?.Value;
+            return value is PSObject ps ? ps.BaseObject : value;
+        }
+    }
+}
