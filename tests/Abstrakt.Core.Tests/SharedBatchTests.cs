@@ -54,7 +54,7 @@ public sealed class SharedBatchTests
     }
 
     [Fact]
-    public async Task Open_TwoRunnersOnAnEmptyDatabase_CreateTheSchemaOnceAndRecordItsVersion()
+    public async Task Open_TwoRunnersOnAnEmptyDatabase_CreateTheSchemaOnceAndRecordItsVersions()
     {
         var database = _pg.CreateDatabase();
         var opens = Enumerable.Range(0, 2).Select(_ => Task.Run(() => SharedBatch.Open(database, "schema")));
@@ -62,7 +62,7 @@ public sealed class SharedBatchTests
 
         using var db = NpgsqlDataSource.Create(database);
         using var command = db.CreateCommand("SELECT string_agg(version::text, ',') FROM abstrakt_schema_version");
-        Assert.Equal("1", command.ExecuteScalar());
+        Assert.Equal("1,2", command.ExecuteScalar());
     }
 
     [Fact]
@@ -183,5 +183,27 @@ public sealed class SharedBatchTests
         Assert.Equal("StoreUnavailable", ex.ErrorId);
         Assert.DoesNotContain(password, ex.ToString(), StringComparison.Ordinal);
         Assert.Contains("127.0.0.1:1", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SharedRate_FourRunnersOnOneKey_StayWithinThePlanTogether()
+    {
+        // The Pro plan, 100 requests a window, with the window scaled to 3 s: each runner alone paces to the
+        // whole plan, so four that did not share would ask for four times what it allows.
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0.005, Tier = SandboxTier.Pro, TimeScale = 0.05 });
+        var name = NewName();
+        var clients = Enumerable.Range(0, 4).Select(_ => ClientFor(sandbox)).ToList();
+        try
+        {
+            var runners = await Task.WhenAll(clients.Select(client => Task.Run(() => Collect(client, Shared(name, throttle: 8), Prompts(150)))));
+
+            Assert.Equal(150, runners.Sum(r => r.OfType<ItemCompleted>().Count()));
+            var stats = sandbox.Stats;
+            Assert.True(stats.RateLimited < 0.02 * stats.RequestsTotal, $"{stats.RateLimited} of {stats.RequestsTotal} requests were refused with 429");
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
     }
 }

@@ -35,6 +35,9 @@ namespace Abstrakt.Api
             _limitFixed = requestsPerWindow.HasValue;
         }
 
+        /// <summary>A budget shared with other runners on the same key, while a shared batch runs; null otherwise.</summary>
+        public ISharedRateBudget? Shared { get; set; }
+
         /// <summary>Requests now waiting on the rate limit.</summary>
         public int Waiting => Volatile.Read(ref _waiting);
 
@@ -66,7 +69,7 @@ namespace Abstrakt.Api
                         if (wait <= TimeSpan.Zero)
                         {
                             _recentSends.Enqueue(now);
-                            return;
+                            break;
                         }
                     }
 
@@ -77,6 +80,12 @@ namespace Abstrakt.Api
                     }
 
                     await _time.Delay(wait, cancellationToken).ConfigureAwait(false);
+                }
+
+                // This process's turn has come; other runners on the key may hold the next ones.
+                if (Shared is { } shared)
+                {
+                    await shared.WaitTurnAsync(Limit, _windowWithMargin, cancellationToken).ConfigureAwait(false);
                 }
             }
             finally
@@ -91,6 +100,7 @@ namespace Abstrakt.Api
         /// <summary>Pauses every request until <paramref name="delay"/> from now (a 429's hint).</summary>
         public void Pause(TimeSpan delay)
         {
+            Shared?.Pause(delay);
             lock (_lock)
             {
                 var until = _time.GetUtcNow() + delay;

@@ -30,6 +30,7 @@ namespace Abstrakt.Engine
         private readonly AbstraktClient _client;
         private readonly BatchOptions _options;
         private readonly IBatchStore _store;
+        private readonly ISharedRateBudget? _budget;
         private readonly CancellationTokenSource _cts;
         private readonly CancellationTokenSource _consumerGone = new CancellationTokenSource();
         private readonly Channel<WorkItem> _input;
@@ -66,6 +67,12 @@ namespace Abstrakt.Engine
             _batchId = _store.BatchId;
             // Stop-AbstraktBatch: as Ctrl+C, so the jobs this runner started are cancelled.
             _store.StopRequested.Register(() => _cts.Cancel());
+            // One rate budget with the other runners on this key, for the batch's life.
+            _budget = _store.RateBudget(client);
+            if (_budget is not null)
+            {
+                client.Gate.Shared = _budget;
+            }
             _pipeline = BuildPipeline();
             _startTimestamp = options.Time.GetTimestamp();
             _answersAtStart = client.Answers;
@@ -723,6 +730,11 @@ namespace Abstrakt.Engine
             {
                 // Whatever happened, the consumer's stream ends: a reader must never wait forever.
                 _events.Writer.TryWrite(Snapshot());
+                if (_budget is not null && ReferenceEquals(_client.Gate.Shared, _budget))
+                {
+                    _client.Gate.Shared = null;
+                }
+
                 _store.Dispose();
                 _events.Writer.TryComplete(_fatal);
             }

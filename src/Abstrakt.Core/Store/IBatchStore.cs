@@ -2,6 +2,7 @@ using System;
 using System.Threading;
 using System.Threading.Channels;
 using System.Threading.Tasks;
+using Abstrakt.Api;
 using Abstrakt.Engine;
 
 namespace Abstrakt.Store
@@ -42,6 +43,9 @@ namespace Abstrakt.Store
 
         /// <summary>A create is about to be sent (shared stores only).</summary>
         Task<bool> SendingAsync(WorkItem item, int resubmissions);
+
+        /// <summary>The plan's rate budget shared with the other runners on the client's key; null for a store of one runner.</summary>
+        ISharedRateBudget? RateBudget(AbstraktClient client);
 
         /// <summary>A job was created for the item.</summary>
         Task<bool> CreatedAsync(WorkItem item, string jobId, int resubmissions);

@@ -52,6 +52,8 @@ namespace Abstrakt.Store
             return null;
         }
 
+        public Api.ISharedRateBudget? RateBudget(Api.AbstraktClient client) => null;
+
         public Task<bool> AcceptedAsync(WorkItem item) => Write(j => j.Accepted(item));
 
         // The journal's runner is the only one: the idempotency key covers a create whose answer was lost.

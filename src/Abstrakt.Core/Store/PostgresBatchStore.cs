@@ -166,6 +166,8 @@ namespace Abstrakt.Store
             return null;
         }
 
+        public Api.ISharedRateBudget? RateBudget(Api.AbstraktClient client) => new PostgresRateBudget(_db, client.Options.Endpoint, client.Options.ApiKey);
+
         public Task<bool> AcceptedAsync(WorkItem item) => Task.FromResult(true);
 
         public Task<bool> SendingAsync(WorkItem item, int resubmissions) =>

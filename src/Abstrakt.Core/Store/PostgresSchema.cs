@@ -10,7 +10,7 @@ namespace Abstrakt.Store
     internal static class PostgresSchema
     {
         /// <summary>The schema version this module reads and writes.</summary>
-        public const int Version = 1;
+        public const int Version = 2;
 
         /// <summary>The states of an item still to finish (the others: completed, failed).</summary>
         public const string Active = "('pending','sending','created','cancelled')";
@@ -58,6 +58,14 @@ CREATE TABLE abstrakt_runners (
     ended_at timestamptz,
     PRIMARY KEY (batch, runner));";
 
+        // Version 2: the plan's rate, shared by every runner on one key.
+        private const string V2 = @"
+CREATE TABLE abstrakt_rate (
+    account text PRIMARY KEY,
+    next_at timestamptz NOT NULL DEFAULT now(),
+    spacing interval NOT NULL DEFAULT '0',
+    paused_until timestamptz NOT NULL DEFAULT now());";
+
         /// <summary>Creates the tables when missing; refuses a schema newer than this module.</summary>
         public static void Ensure(PostgresDb db) => db.InTransaction(run =>
         {
@@ -73,6 +81,12 @@ CREATE TABLE abstrakt_runners (
             {
                 run(V1);
                 run("INSERT INTO abstrakt_schema_version (version) VALUES (1)");
+            }
+
+            if (current < 2)
+            {
+                run(V2);
+                run("INSERT INTO abstrakt_schema_version (version) VALUES (2)");
             }
         });
     }
