@@ -206,4 +206,27 @@ public sealed class SharedBatchTests
             clients.ForEach(c => c.Dispose());
         }
     }
+
+    [Fact]
+    public async Task Claim_OnABatchOfMany_TakesOneSmallGroup()
+    {
+        // A claim takes a group the runner's workers can start, leaving the rest to the other runners.
+        var name = NewName();
+        var batch = SharedBatch.Open(_pg.ConnectionString!, name);
+        batch.Create("flux-schnell");
+        foreach (var item in Prompts(100))
+        {
+            batch.Add(item);
+        }
+
+        batch.CompleteLoad();
+        using var store = PostgresBatchStore.Open(_pg.ConnectionString!, name, "flux-schnell", TimeSpan.FromSeconds(30), concurrency: 4, TimeProvider.System);
+        var input = System.Threading.Channels.Channel.CreateUnbounded<WorkItem>();
+        input.Writer.Complete();
+
+        var first = await store.NextAsync(input.Reader, CancellationToken.None);
+
+        Assert.Equal(1, first!.Item.Index);
+        Assert.Equal(4L, Scalar<long>("SELECT count(*) FROM abstrakt_items WHERE batch = $1 AND runner IS NOT NULL", name));
+    }
 }

@@ -263,10 +263,12 @@ namespace Abstrakt.Store
         private async Task<List<StoredWork>> ClaimAsync(CancellationToken cancellationToken)
         {
             var claimed = await _db.QueryAsync(
+                // MATERIALIZED: as a plain subquery the planner may rescan it once per row it joins, and each rescan
+                // skips the rows the last one locked, so one claim took hundreds of items instead of a group.
+                "WITH c AS MATERIALIZED (SELECT idx FROM abstrakt_items WHERE batch = @b AND state IN " + PostgresSchema.Active +
+                " AND (lease_until IS NULL OR lease_until < now()) ORDER BY idx LIMIT @n FOR UPDATE SKIP LOCKED) " +
                 "UPDATE abstrakt_items i SET runner = @r, lease_until = now() + @lease, claims = i.claims + 1 " +
-                "FROM (SELECT idx FROM abstrakt_items WHERE batch = @b AND state IN " + PostgresSchema.Active +
-                " AND (lease_until IS NULL OR lease_until < now()) ORDER BY idx LIMIT @n FOR UPDATE SKIP LOCKED) c " +
-                "WHERE i.batch = @b AND i.idx = c.idx " +
+                "FROM c WHERE i.batch = @b AND i.idx = c.idx " +
                 "RETURNING i.idx, i.item_id, i.prompt, i.model, i.input, i.state, i.job_id, i.resubmissions",
                 Claimed,
                 cancellationToken,
