@@ -41,6 +41,19 @@ public sealed class SharedBatchTests
         return events;
     }
 
+    /// <summary>What Import-AbstraktBatch does: <paramref name="count"/> items loaded into a new batch.</summary>
+    private void Import(string name, int count)
+    {
+        var batch = SharedBatch.Open(_pg.ConnectionString!, name);
+        batch.Create("flux-schnell");
+        foreach (var item in Prompts(count))
+        {
+            batch.Add(item);
+        }
+
+        batch.CompleteLoad();
+    }
+
     private T Scalar<T>(string sql, params object[] values)
     {
         using var db = NpgsqlDataSource.Create(_pg.ConnectionString!);
@@ -106,16 +119,7 @@ public sealed class SharedBatchTests
         using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0.01, Tier = SandboxTier.Unlimited });
         using var client = ClientFor(sandbox);
         var name = NewName();
-        var batch = SharedBatch.Open(_pg.ConnectionString!, name);
-        {
-            batch.Create("flux-schnell");
-            foreach (var item in Prompts(10))
-            {
-                batch.Add(item);
-            }
-
-            batch.CompleteLoad();
-        }
+        Import(name, 10);
 
         var recorded = await client.RunAsync(new RunRequest { Model = "flux-schnell", Input = new Dictionary<string, object?> { ["prompt"] = "shared prompt 1" }, Sync = false });
         Scalar<int>("WITH u AS (UPDATE abstrakt_items SET state = 'created', job_id = $2, runner = 'dead', lease_until = now() - interval '1 s' WHERE batch = $1 AND idx = 1 RETURNING 1) SELECT count(*)::int FROM u", name, recorded.JobId);
@@ -212,14 +216,7 @@ public sealed class SharedBatchTests
     {
         // A claim takes a group the runner's workers can start, leaving the rest to the other runners.
         var name = NewName();
-        var batch = SharedBatch.Open(_pg.ConnectionString!, name);
-        batch.Create("flux-schnell");
-        foreach (var item in Prompts(100))
-        {
-            batch.Add(item);
-        }
-
-        batch.CompleteLoad();
+        Import(name, 100);
         using var store = PostgresBatchStore.Open(_pg.ConnectionString!, name, "flux-schnell", TimeSpan.FromSeconds(30), concurrency: 4, TimeProvider.System);
         var input = System.Threading.Channels.Channel.CreateUnbounded<WorkItem>();
         input.Writer.Complete();
