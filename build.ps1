@@ -75,6 +75,7 @@ $PackageFiles = @(
     'Abstrakt.psd1'
     'module/Abstrakt.PowerShell.dll'
     'module/Abstrakt.Core.dll'
+    'module/Abstrakt.Sandbox.dll'
     'module/Abstrakt.Format.ps1xml'
     'en-US/Abstrakt.PowerShell.dll-Help.xml'
     'en-US/about_Abstrakt.help.txt'
@@ -90,7 +91,7 @@ foreach ($step in $Task) {
                 $full = [IO.Path]::Combine($root, $path)
                 if ([IO.Directory]::Exists($full)) { [IO.Directory]::Delete($full, $true) }
             }
-            foreach ($path in 'module/Abstrakt.PowerShell.dll', 'module/Abstrakt.Core.dll') {
+            foreach ($path in 'module/Abstrakt.PowerShell.dll', 'module/Abstrakt.Core.dll', 'module/Abstrakt.Sandbox.dll') {
                 [IO.File]::Delete([IO.Path]::Combine($root, $path))
             }
         }

@@ -48,7 +48,9 @@ internal sealed class ChildSandbox : IDisposable
             {
                 case "latency-ms": options.FixedLatency = TimeSpan.FromMilliseconds(double.Parse(value)); break;
                 case "tier": options.Tier = Enum.Parse<SandboxTier>(value); break;
-                case "rpm": options.RequestsPerMinute = int.Parse(value); break;
+                case "limit": options.RequestsPerWindow = int.Parse(value); break;
+                case "window-s": options.RateWindow = TimeSpan.FromSeconds(double.Parse(value)); break;
+                case "window-mode": options.RateWindowMode = Enum.Parse<RateWindowMode>(value); break;
                 case "time-scale": options.TimeScale = double.Parse(value); break;
                 case "transient": options.Faults.TransientErrorRate = double.Parse(value); break;
                 case "sync-timeout-ms": options.SyncTimeout = TimeSpan.FromMilliseconds(double.Parse(value)); break;

@@ -14,12 +14,12 @@ internal static class Scenarios
 {
     private sealed record Outcome(TimeSpan Elapsed, long Completed, long Failed, TimeSpan Cpu, long Allocated);
 
-    private static AbstraktClient Client(ChildSandbox sandbox, TimeSpan? window = null) => new(new AbstraktClientOptions
+    // The client gets the sandbox's address and key, nothing else: it learns any rate limit from the answers.
+    private static AbstraktClient Client(ChildSandbox sandbox) => new(new AbstraktClientOptions
     {
         Endpoint = sandbox.Uri,
         ApiKey = sandbox.ApiKey,
         MaxConnections = 256,
-        RateLimitWindow = window ?? TimeSpan.FromMinutes(1),
     });
 
     private static async Task<Outcome> RunAsync(AbstraktClient client, BatchOptions options, IEnumerable<WorkItem> items)
@@ -173,22 +173,124 @@ internal static class Scenarios
         }
     }
 
-    public static async Task<Row> RateLimitAsync()
+    /// <summary>
+    /// Issue 16: a batch of local images against the same batch of prompts, each in its own process (peak working
+    /// set is per process). Images are read, hashed and base64-streamed one request at a time, so the peak must
+    /// not grow with the images' total size.
+    /// </summary>
+    public static Row Images(int n, int megabytes)
     {
-        const int n = 1200, rpm = 600;
-        const double timeScale = 0.2; // a minute lasts 12 s: the gate's 2% margin (240 ms) then exceeds this loaded machine's scheduling jitter
-        using var sandbox = ChildSandbox.Start($"rpm={rpm}", $"time-scale={timeScale}");
-        var window = TimeSpan.FromMinutes(timeScale);
-        using var client = Client(sandbox, window);
+        using var sandbox = ChildSandbox.Start();
+        var figures = new Dictionary<string, (long Peak, double Seconds)>();
+        foreach (var kind in new[] { "prompts", "images" })
+        {
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (var a in new[] { typeof(Scenarios).Assembly.Location, "image-run", kind, n.ToString(), megabytes.ToString(), sandbox.Uri.ToString(), sandbox.ApiKey.Reveal() }) start.ArgumentList.Add(a);
+            using var child = Process.Start(start)!;
+            var output = child.StandardOutput.ReadToEnd().Trim().Split('\n')[^1].Split(' ');
+            child.WaitForExit();
+            figures[kind] = (long.Parse(output[0]), double.Parse(output[1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        var (images, prompts) = (figures["images"], figures["prompts"]);
+        return new Row(
+            "7. Images",
+            $"{n} PNG files of {megabytes} MB each ({n * megabytes / 1024.0:0.#} GB) sent inline to image-upscaler, against {n} prompts to flux-schnell; latency 0, ThrottleLimit 8, no downloads",
+            $"images: peak working set **{images.Peak / 1048576.0:0} MB**, {images.Seconds:0.0} s ({images.Seconds * 1000 / n:0} ms per image); prompts: **{prompts.Peak / 1048576.0:0} MB**, {prompts.Seconds:0.0} s; ratio **{(double)images.Peak / prompts.Peak:0.00}×**",
+            "flat: far below the images' total size",
+            images.Peak < 512L * 1048576 ? "met" : "missed");
+    }
+
+    /// <summary>The child's side of <see cref="Images"/>: prints its peak working set and the batch's seconds.</summary>
+    public static async Task<int> ImageRunAsync(string kind, int n, int megabytes, Uri uri, string key)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"abstrakt-bench-images-{Environment.ProcessId}");
+        Directory.CreateDirectory(folder);
+        try
+        {
+            if (kind == "images")
+            {
+                WriteImages(folder, n, megabytes);
+            }
+
+            using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = uri, ApiKey = new Secret(key), MaxConnections = 64 });
+            var options = new BatchOptions { ThrottleLimit = 8, DefaultModel = kind == "images" ? "image-upscaler" : "flux-schnell" };
+
+            // As the cmdlet does: each file is checked and hashed when its item is read, never held.
+            var items = Enumerable.Range(1, n).Select(i => kind == "images"
+                ? new WorkItem(i, string.Empty, image: ImageInput.Open(Path.Combine(folder, $"IMG_{i:D5}.png")))
+                : new WorkItem(i, "benchmark prompt number " + i));
+            var o = await RunAsync(client, options, items);
+            if (o.Completed != n) throw new InvalidOperationException($"{o.Completed} of {n} completed, {o.Failed} failed");
+            Console.WriteLine(FormattableString.Invariant($"{Process.GetCurrentProcess().PeakWorkingSet64} {o.Elapsed.TotalSeconds:0.000}"));
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>Files of the given size that start as a valid PNG (the sandbox reads the header) and differ in content.</summary>
+    private static void WriteImages(string folder, int n, int megabytes)
+    {
+        var header = new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, (byte)'I', (byte)'H', (byte)'D', (byte)'R', 0, 0, 3, 0, 0, 0, 2, 0, 8, 2, 0, 0, 0 };
+        var body = new byte[megabytes * 1048576];
+        new Random(16).NextBytes(body);
+        Buffer.BlockCopy(header, 0, body, 0, header.Length);
+        for (var i = 1; i <= n; i++)
+        {
+            BitConverter.GetBytes(i).CopyTo(body, header.Length);
+            File.WriteAllBytes(Path.Combine(folder, $"IMG_{i:D5}.png"), body);
+        }
+    }
+
+    /// <summary>The rate-limit windows of scenario 4: 1 s and 5 s as they are, and a minute time-scaled to 6 s; each fixed and sliding.</summary>
+    public static IEnumerable<(double WindowSec, double TimeScale, string Mode)> RateWindows() =>
+        from w in new[] { (1.0, 1.0), (5.0, 1.0), (60.0, 0.1) }
+        from mode in new[] { "Fixed", "Sliding" }
+        select (w.Item1, w.Item2, mode);
+
+    public static async Task<Row> RateLimitAsync(double windowSec, double timeScale, string mode)
+    {
+        const int n = 60, limit = 20;
+        await WarmClientAsync();
+        using var sandbox = ChildSandbox.Start($"limit={limit}", $"window-s={windowSec}", $"time-scale={timeScale}", $"window-mode={mode}");
+        // A request without a key warms the child's API path (first-request JIT once took over a second there,
+        // long enough to cross a 1 s window) without touching the rate limit; the counters are read as differences.
+        using (var http = new HttpClient())
+        {
+            (await http.GetAsync(new Uri(sandbox.Uri, "/v1/models"))).Dispose();
+        }
+
+        var before = sandbox.Stats();
+        using var client = Client(sandbox);
         var o = await RunAsync(client, new BatchOptions { ThrottleLimit = 50, MaxRetry = 10 }, Items(n));
-        var stats = sandbox.Stats();
-        var ideal = TimeSpan.FromTicks(window.Ticks * n / rpm);
+        var after = sandbox.Stats();
+        long Count(string name) => after.GetProperty(name).GetInt64() - before.GetProperty(name).GetInt64();
+        var window = TimeSpan.FromSeconds(windowSec * timeScale);
+        // The first window's budget goes at once, then one window per further budget.
+        var ideal = TimeSpan.FromTicks(window.Ticks * ((n + limit - 1) / limit - 1));
         var ratio = o.Elapsed / ideal;
-        var floor = TimeSpan.FromTicks(window.Ticks * (n - rpm) / rpm);
-        var share = stats.GetProperty("rate_limited").GetDouble() / stats.GetProperty("requests_total").GetDouble();
-        return new Row("4. Rate limit", $"{n} items, limit {rpm}/min learnt from X-RateLimit-Limit, time scale {timeScale} (a minute lasts {window.TotalSeconds:0} s), ThrottleLimit 50",
-            $"{o.Elapsed.TotalSeconds:0.00} s vs ideal N/R {ideal.TotalSeconds:0.00} s = **{ratio:0.000}** (a sliding window lets the first R requests go at once, so the true floor is (N−R)/R = {floor.TotalSeconds:0.00} s: **{o.Elapsed / floor:0.000}** of it); **{share:P2}** of {stats.GetProperty("requests_total").GetInt64()} requests answered 429; {o.Completed} done",
-            "≤ 1.05 and ≤ 2%", ratio <= 1.05 && share <= 0.02 ? "met" : "missed");
+        var requests = Count("requests_total");
+        var share = (double)Count("rate_limited") / requests;
+        var scaled = timeScale == 1 ? string.Empty : $" time-scaled by {timeScale} to {window.TotalSeconds:0.#} s (Reset in scaled seconds)";
+        return new Row($"4. Rate limit, {windowSec:0.#} s {mode.ToLowerInvariant()}",
+            $"{n} items, {limit} requests per {windowSec:0.#} s window{scaled}, {mode.ToLowerInvariant()}; the client is told nothing and learns it from X-RateLimit-*; ThrottleLimit 50",
+            $"{o.Elapsed.TotalSeconds:0.00} s vs ideal (⌈N/R⌉−1)×W {ideal.TotalSeconds:0.00} s = **{ratio:0.00}**; **{share:P1}** of {requests} requests answered 429; learnt limit {client.RateLimit}, window {client.RateLimitWindow?.TotalSeconds:0.00} s; {o.Completed} done",
+            "≤ 1.3 and ≤ 2%", ratio <= 1.3 && share <= 0.02 && o.Completed == n ? "met" : "missed");
+    }
+
+    private static Task? _clientWarm;
+
+    /// <summary>Runs the client's code once against an unlimited sandbox, so JIT is not measured as pacing.</summary>
+    private static Task WarmClientAsync() => _clientWarm ??= WarmAsync();
+
+    private static async Task WarmAsync()
+    {
+        using var sandbox = ChildSandbox.Start();
+        using var client = Client(sandbox);
+        await RunAsync(client, new BatchOptions { ThrottleLimit = 50 }, Items(100));
     }
 
     public static async Task<Row> RetryStormAsync()

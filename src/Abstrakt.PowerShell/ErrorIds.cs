@@ -5,17 +5,13 @@ namespace Abstrakt.PowerShell
     {
         public const string ItemFailed = "AbstraktItemFailed";
         public const string BatchFatal = "AbstraktBatchFatal";
+        public const string ImageNotFound = ItemFailed + ".ImageNotFound";
+        public const string ImageTooLarge = ItemFailed + ".ImageTooLarge";
+        public const string NotAnImage = ItemFailed + ".NotAnImage";
         public const string Unauthorized = "AbstraktUnauthorized";
-        public const string Forbidden = "AbstraktForbidden";
-        public const string QuotaExceeded = "AbstraktQuotaExceeded";
-        public const string ModelNotFound = "AbstraktModelNotFound";
-        public const string JobNotFound = "AbstraktJobNotFound";
         public const string JobNotCancellable = "AbstraktJobNotCancellable";
         public const string InvalidInput = "AbstraktInvalidInput";
         public const string WrongModelKind = "AbstraktWrongModelKind";
-        public const string RateLimited = "AbstraktRateLimited";
-        public const string Transport = "AbstraktTransportFault";
-        public const string Timeout = "AbstraktTimeout";
         public const string EmptyPrompt = "AbstraktEmptyPrompt";
         public const string NullInput = "AbstraktNullInput";
         public const string InvalidEndpoint = "AbstraktInvalidEndpoint";
@@ -29,7 +25,6 @@ namespace Abstrakt.PowerShell
         public const string StoreInvalid = "AbstraktStoreInvalid";
         public const string BatchNotFound = "AbstraktBatchNotFound";
         public const string StoreConflict = "AbstraktStoreConflict";
-        public const string NoSandbox = "AbstraktNoSandbox";
         public const string ResumeNeedsJournal = "AbstraktResumeNeedsJournal";
         public const string WebhookSecretMissing = "AbstraktWebhookSecretMissing";
         public const string WebhookListenerFailed = "AbstraktWebhookListenerFailed";

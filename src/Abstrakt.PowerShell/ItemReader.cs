@@ -15,6 +15,9 @@ namespace Abstrakt.PowerShell
 
         public string? Id { get; set; }
 
+        /// <summary>The source image: a path or an http(s) URL, or null.</summary>
+        public string? Image { get; set; }
+
         public Dictionary<string, object?> Input { get; } = new Dictionary<string, object?>(StringComparer.Ordinal);
     }
 
@@ -63,11 +66,7 @@ namespace Abstrakt.PowerShell
                 item.Input["seed"] = WholeNumber<long>(Columns[5][0], seed);
             }
 
-            if (Text(row, Columns[6]) is string image)
-            {
-                item.Input["image_url"] = image;
-            }
-
+            item.Image = ImageOf(row);
             return item;
         }
 
@@ -100,7 +99,27 @@ namespace Abstrakt.PowerShell
         /// <param name="item">A non-null pipeline object.</param>
         /// <returns>The fields.</returns>
         /// <exception cref="FormatException">A cell has the wrong type.</exception>
-        public static ItemFields Fields(PSObject item) => IsRow(item) ? Read(item) : new ItemFields { Prompt = LanguagePrimitives.ConvertTo<string>(item) };
+        public static ItemFields Fields(PSObject item)
+        {
+            if (item.BaseObject is System.IO.FileSystemInfo file)
+            {
+                return new ItemFields { Image = file.FullName };
+            }
+
+            if (IsRow(item))
+            {
+                return Read(item);
+            }
+
+            // A bare http(s) URL is an image for an image model, not a prompt.
+            var text = LanguagePrimitives.ConvertTo<string>(item);
+            return Abstrakt.Api.ImageInput.IsUrl(text) ? new ItemFields { Image = text } : new ItemFields { Prompt = text };
+        }
+
+        /// <summary>A row's Image (or Path, ImageUrl) cell, or null.</summary>
+        /// <param name="row">The row.</param>
+        /// <returns>The image reference.</returns>
+        public static string? ImageOf(PSObject row) => Text(row, Columns[6]);
 
         /// <summary>Reads one pipeline object as an item, or says why it cannot be one (null, a bad cell, no prompt, an unpaired surrogate).</summary>
         /// <param name="obj">The pipeline object.</param>
@@ -158,7 +177,7 @@ namespace Abstrakt.PowerShell
         /// <returns>True for a row.</returns>
         public static bool IsRow(PSObject value) => !(value.BaseObject is string || value.BaseObject.GetType().IsPrimitive);
 
-        private static bool HasUnpairedSurrogate(string text)
+        internal static bool HasUnpairedSurrogate(string text)
         {
             for (var i = 0; i < text.Length; i++)
             {

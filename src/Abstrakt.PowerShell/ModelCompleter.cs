@@ -22,6 +22,9 @@ namespace Abstrakt.PowerShell
             ["fast-sdxl"] = ("Stable Diffusion XL (fast), image", 1, "image"),
             ["sd3"] = ("Stable Diffusion 3, image", 4, "image"),
             ["ideogram"] = ("Ideogram v2, image", 6, "image"),
+            ["image-to-image"] = ("Image to image, image-editing", 2, "image-editing"),
+            ["image-upscaler"] = ("Image upscaler, image-editing", 1, "image-editing"),
+            ["remove-background"] = ("Remove background, image-editing", 1, "image-editing"),
             ["minimax-video"] = ("MiniMax Video, video", 20, "video"),
             ["kokoro-tts"] = ("Kokoro TTS, audio", 1, "audio"),
         };
@@ -52,7 +55,7 @@ namespace Abstrakt.PowerShell
         /// <param name="cmdlet">The cmdlet's name.</param>
         /// <returns>The message, or null.</returns>
         internal static string? WrongKind(string model, string category, string cmdlet) =>
-            CategoryOf(model) is string actual && !string.Equals(actual, category, StringComparison.OrdinalIgnoreCase)
+            CategoryOf(model) is string actual && !actual.StartsWith(category, StringComparison.OrdinalIgnoreCase)
                 ? $"{model} is a model for {actual}, and {cmdlet} runs {category} models. Run it with Invoke-AbstraktModel {model} @{{ ... }}; Get-AbstraktModel -Id {model} shows its input."
                 : null;
 

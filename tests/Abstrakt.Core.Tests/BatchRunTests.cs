@@ -17,7 +17,6 @@ public sealed class BatchRunTests : IDisposable
     {
         Endpoint = sandbox.Uri,
         ApiKey = sandbox.ApiKey,
-        RateLimitWindow = sandbox.RateLimitWindow,
         RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(30),
         PollInitialDelay = TimeSpan.FromMilliseconds(20),
         PollMaxDelay = TimeSpan.FromMilliseconds(100),
@@ -177,7 +176,7 @@ public sealed class BatchRunTests : IDisposable
         using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Free, TimeScale = 0.01 });
         using var client = new AbstraktClient(new AbstraktClientOptions
         {
-            Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey, RateLimitWindow = sandbox.RateLimitWindow, RequestsPerWindow = 10,
+            Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey,
         });
 
         var events = await Collect(client, new BatchOptions { ThrottleLimit = 2, MaxRetry = 10 }, Prompts(100));

@@ -22,7 +22,6 @@ public sealed class ChaosTests : IDisposable
     {
         Endpoint = sandbox.Uri,
         ApiKey = sandbox.ApiKey,
-        RateLimitWindow = sandbox.RateLimitWindow,
         PollInitialDelay = TimeSpan.FromMilliseconds(20),
         PollMaxDelay = TimeSpan.FromMilliseconds(100),
     });

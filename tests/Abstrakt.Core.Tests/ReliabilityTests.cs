@@ -24,12 +24,12 @@ public sealed class ReliabilityTests
         });
         using var client = new AbstraktClient(new AbstraktClientOptions
         {
-            Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey, RateLimitWindow = sandbox.RateLimitWindow,
+            Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey,
             RequestTimeout = TimeSpan.FromMilliseconds(500), PollInitialDelay = TimeSpan.FromMilliseconds(20),
         });
         var options = new BatchOptions
         {
-            ThrottleLimit = 8, PlanConcurrency = SandboxServer.Concurrency(SandboxTier.Free), MaxRetry = 10,
+            ThrottleLimit = 8, PlanConcurrency = Plans.Concurrency(AbstraktPlan.Free), MaxRetry = 10,
             RetryBaseDelay = TimeSpan.FromMilliseconds(20),
         };
 

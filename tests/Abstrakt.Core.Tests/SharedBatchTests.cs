@@ -18,7 +18,6 @@ public sealed class SharedBatchTests
     {
         Endpoint = sandbox.Uri,
         ApiKey = sandbox.ApiKey,
-        RateLimitWindow = sandbox.RateLimitWindow,
         PollInitialDelay = TimeSpan.FromMilliseconds(20),
         PollMaxDelay = TimeSpan.FromMilliseconds(100),
     });

@@ -22,7 +22,7 @@ public class PackageTests
             .ToList();
         var expected = new[]
         {
-            "Abstrakt.psd1", "LICENSE", "README.md", "module/Abstrakt.PowerShell.dll", "module/Abstrakt.Core.dll",
+            "Abstrakt.psd1", "LICENSE", "README.md", "module/Abstrakt.PowerShell.dll", "module/Abstrakt.Core.dll", "module/Abstrakt.Sandbox.dll",
             "module/Abstrakt.Format.ps1xml", "en-US/Abstrakt.PowerShell.dll-Help.xml", "en-US/about_Abstrakt.help.txt",
         };
         Assert.Empty(expected.Except(files));

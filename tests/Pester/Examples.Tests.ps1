@@ -54,6 +54,10 @@ Describe 'Documented examples' {
         "Prompt,Model,ImageSize,NumImages,Seed,Id`na castle,flux-dev,square,2,7,castle`na wide field,,landscape_16_9,1,,field" | Set-Content ./prompts.csv
         "Id,Prompt,Model,NumImages`nhero,a knight on a hill,flux-dev,2`nlogo,a minimal fox logo,," | Set-Content ./items.csv
         "Prompt,Ready`na ready one,yes`nnot yet,no`nanother ready one,yes" | Set-Content ./big.csv
+        # Photos for the image examples: small PNGs, and a CSV of prompts beside them.
+        $null = New-Item -ItemType Directory ./photos
+        1..3 | ForEach-Object { $null = New-TestPng ('./photos/IMG_{0:D4}.png' -f $_) -Width (8 * $_) -Height (6 * $_) -Seed $_ }
+        "Prompt,Image`nas a watercolour,./photos/IMG_0001.png`nat night,./photos/IMG_0002.png" | Set-Content ./photos.csv
 
         # What the examples take for granted: a secret, jobs, a key from a vault, a delivery, a request.
         $webhookSecret = Get-PlainText $sandbox.WebhookSecret

@@ -47,6 +47,16 @@ Describe 'Bad input' {
     }
 }
 
+Describe 'The error table' {
+    It 'has a row for every error code the engine can report, so no failure reads as a transport fault by omission' {
+        $table = [Abstrakt.PowerShell.Commands.StartAbstraktBatchCommand].Assembly.GetType('Abstrakt.PowerShell.ApiErrors', $true)
+        $knows = $table.GetMethod('Knows', [Reflection.BindingFlags]'NonPublic, Static')
+        $codes = [Abstrakt.Api.ErrorCodes].GetFields() | Where-Object IsLiteral | ForEach-Object { $_.GetValue($null) }
+        $codes | Should -Not -BeNullOrEmpty
+        foreach ($code in $codes) { $knows.Invoke($null, @($code)) | Should -BeTrue -Because "$code needs a row in ApiErrors" }
+    }
+}
+
 Describe 'Faults' {
     It 'retries transient faults and says why it waits under -Verbose' {
         $null = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited -TransientErrorRate 0.5 -Seed 3

@@ -109,4 +109,65 @@ function Stop-TestPostgres($Postgres) {
     if ($Postgres.Directory) { $null = & bash ([IO.Path]::Combine($script:Root, 'tests', 'Shared', 'pg-cluster.sh')) stop $Postgres.Directory 2>&1 }
 }
 
-Export-ModuleMember -Function Start-TestPostgres, New-TestPostgresDatabase, Stop-TestPostgres, New-SignedDelivery, Get-ModuleManifestPath, Get-RepositoryRoot, Get-SandboxStats, Get-PlainText, Start-ChildPwsh, Invoke-ChildPwsh, Wait-Until
+# A tiny PNG writer (truecolour, zlib through .NET's ZLibStream, CRC-32 by table), so image tests need no System.Drawing.
+$script:CrcTable = [uint32[]]::new(256)
+for ($n = 0; $n -lt 256; $n++) {
+    [long] $c = $n
+    for ($k = 0; $k -lt 8; $k++) { $c = if ($c -band 1) { 0xEDB88320L -bxor ($c -shr 1) } else { $c -shr 1 } }
+    $script:CrcTable[$n] = [uint32] $c
+}
+
+function Get-Crc32([byte[]] $Bytes) {
+    [long] $crc = 0xFFFFFFFFL
+    foreach ($b in $Bytes) { $crc = [long] $script:CrcTable[($crc -bxor $b) -band 0xFF] -bxor ($crc -shr 8) }
+    [uint32] ($crc -bxor 0xFFFFFFFFL)
+}
+
+function ConvertTo-BigEndian([uint32] $Value) { $b = [BitConverter]::GetBytes($Value); [array]::Reverse($b); , $b }
+
+# Writes a valid PNG of the given size; -Seed varies its pixels (so files of one size differ in content).
+function New-TestPng([Parameter(Mandatory)] [string] $Path, [int] $Width = 8, [int] $Height = 8, [int] $Seed = 0) {
+    $Path = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
+    $raw = [byte[]]::new($Height * ($Width * 3 + 1))
+    for ($y = 0; $y -lt $Height; $y++) {
+        for ($x = 0; $x -lt $Width * 3; $x++) { $raw[$y * ($Width * 3 + 1) + 1 + $x] = [byte](($x * 7 + $y * 13 + $Seed * 31) % 256) }
+    }
+    $packed = [IO.MemoryStream]::new()
+    $zlib = [IO.Compression.ZLibStream]::new($packed, [IO.Compression.CompressionLevel]::Fastest, $true)
+    $zlib.Write($raw, 0, $raw.Length); $zlib.Dispose()
+    $out = [IO.MemoryStream]::new()
+    $out.Write([byte[]](0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A), 0, 8)
+    $chunk = {
+        param([string] $Type, [byte[]] $Data)
+        $typed = [Text.Encoding]::ASCII.GetBytes($Type) + $Data
+        $out.Write((ConvertTo-BigEndian $Data.Length), 0, 4)
+        $out.Write($typed, 0, $typed.Length)
+        $out.Write((ConvertTo-BigEndian (Get-Crc32 $typed)), 0, 4)
+    }
+    & $chunk 'IHDR' ((ConvertTo-BigEndian $Width) + (ConvertTo-BigEndian $Height) + [byte[]](8, 2, 0, 0, 0))
+    & $chunk 'IDAT' $packed.ToArray()
+    & $chunk 'IEND' ([byte[]]@())
+    [IO.File]::WriteAllBytes($Path, $out.ToArray())
+    Get-Item -LiteralPath $Path
+}
+
+# Writes the header of a baseline JPEG (SOI, APP0, SOF0 with the size, EOI): what a reader of dimensions needs.
+function New-TestJpeg([Parameter(Mandatory)] [string] $Path, [int] $Width = 8, [int] $Height = 8, [int] $Seed = 0) {
+    $Path = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
+    $size = { param([int] $v) [byte[]](@((($v -shr 8) -band 0xFF), ($v -band 0xFF))) }
+    $bytes = [byte[]](0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10) + [Text.Encoding]::ASCII.GetBytes("JFIF`0") + [byte[]](1, 1, 0, 0, 1, 0, 1, 0, 0) +
+        [byte[]](0xFF, 0xFE, 0x00, 0x04) + (& $size $Seed) +
+        [byte[]](0xFF, 0xC0, 0x00, 0x11, 8) + (& $size $Height) + (& $size $Width) + [byte[]](3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1) +
+        [byte[]](0xFF, 0xD9)
+    [IO.File]::WriteAllBytes($Path, $bytes)
+    Get-Item -LiteralPath $Path
+}
+
+# Width and height of a PNG, from its IHDR.
+function Get-PngSize([Parameter(Mandatory)] [string] $Path) {
+    $Path = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
+    $b = [int[]] [IO.File]::ReadAllBytes($Path)
+    [pscustomobject]@{ Width = ($b[16] -shl 24) -bor ($b[17] -shl 16) -bor ($b[18] -shl 8) -bor $b[19]; Height = ($b[20] -shl 24) -bor ($b[21] -shl 16) -bor ($b[22] -shl 8) -bor $b[23]; ColourType = $b[25] }
+}
+
+Export-ModuleMember -Function Start-TestPostgres, New-TestPostgresDatabase, Stop-TestPostgres, New-TestPng, New-TestJpeg, Get-PngSize, New-SignedDelivery, Get-ModuleManifestPath, Get-RepositoryRoot, Get-SandboxStats, Get-PlainText, Start-ChildPwsh, Invoke-ChildPwsh, Wait-Until

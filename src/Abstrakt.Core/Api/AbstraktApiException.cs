@@ -35,7 +35,7 @@ namespace Abstrakt.Api
         /// <summary>How this failure affects a batch.</summary>
         public ErrorKind Kind { get; }
 
-        /// <summary>The longest delay the server asked for (Retry-After, error.retry_after, X-RateLimit-Reset).</summary>
+        /// <summary>The longest delay the server asked for (Retry-After, error.retry_after), at most an hour.</summary>
         public TimeSpan? RetryAfter { get; init; }
 
         /// <summary>The job the failure belongs to, when known.</summary>

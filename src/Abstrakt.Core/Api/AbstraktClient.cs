@@ -50,7 +50,6 @@ namespace Abstrakt.Api
         private readonly string? _authorization;
         private readonly HostKind _endpointKind;
         private long _answers;
-        private int _observedRateLimit;
 
         /// <summary>Creates a client. Plain http is accepted only for loopback addresses.</summary>
         /// <param name="options">The endpoint, key and limits.</param>
@@ -61,9 +60,9 @@ namespace Abstrakt.Api
             _basePath = options.Endpoint.GetLeftPart(UriPartial.Authority);
             _endpointKind = OutputHosts.KindOfLiteral(options.Endpoint);
             _authorization = options.ApiKey?.Reveal();
-            Gate = new RateGate(options.Time, options.RateLimitWindow, options.RequestsPerWindow);
+            Gate = new RateGate(options.Time, options.Plan is AbstraktPlan plan ? Plans.RequestsPerMinute(plan) : 0);
 
-            var handler = new HttpClientHandler
+            var handler = options.Handler ?? new HttpClientHandler
             {
                 MaxConnectionsPerServer = Math.Max(2, options.MaxConnections),
                 AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate,
@@ -87,12 +86,15 @@ namespace Abstrakt.Api
         /// <summary>Requests now held back by the rate limit.</summary>
         public int RateLimitWaiting => Gate.Waiting;
 
-        /// <summary>The plan's request limit per window, once known.</summary>
+        /// <summary>The request limit per window the service announced (<c>X-RateLimit-Limit</c>), once seen.</summary>
         public int? RateLimit => Gate.Limit;
 
         /// <summary>The request limit the service last reported in <c>X-RateLimit-Limit</c>; null before any response carried it.</summary>
-        /// <remarks>Unlike <see cref="RateLimit"/>, never a configured value: only what the service said.</remarks>
-        public int? ObservedRateLimit => Volatile.Read(ref _observedRateLimit) is var limit && limit > 0 ? limit : null;
+        /// <remarks>Never a configured value or a plan's seed: only what the service said.</remarks>
+        public int? ObservedRateLimit => Gate.Limit;
+
+        /// <summary>The rate-limit window as learnt from the service's <c>X-RateLimit-Reset</c>, once seen.</summary>
+        public TimeSpan? RateLimitWindow => Gate.Window;
 
         internal RateGate Gate { get; }
 
@@ -134,7 +136,7 @@ namespace Abstrakt.Api
                 body["webhook_url"] = request.WebhookUrl.AbsoluteUri;
             }
 
-            using var doc = await SendAsync(HttpMethod.Post, "/v1/models/" + EscapeModel(request.Model) + "/run", JsonValues.ToUtf8(body), request.IdempotencyKey, cancellationToken).ConfigureAwait(false);
+            using var doc = await SendAsync(HttpMethod.Post, "/v1/models/" + EscapeModel(request.Model) + "/run", RunBody(request.Input, body), request.IdempotencyKey, cancellationToken).ConfigureAwait(false);
             return ReadJobOrThrow(doc.RootElement, "POST /v1/models/" + request.Model + "/run");
         }
 
@@ -328,12 +330,28 @@ namespace Abstrakt.Api
             }
         }
 
-        private async Task<JsonDocument> SendAsync(HttpMethod method, string pathAndQuery, byte[]? body, string? idempotencyKey, CancellationToken cancellationToken)
+        /// <summary>A run's body: plain JSON, or JSON with a local image streamed in as a data URI (made afresh per attempt).</summary>
+        private static Func<HttpContent> RunBody(IReadOnlyDictionary<string, object?> input, Dictionary<string, object?> body)
+        {
+            var image = input.FirstOrDefault(p => p.Value is ImageInput { Path: not null });
+            if (image.Key is null)
+            {
+                var bytes = JsonValues.ToUtf8(body);
+                return () => new ByteArrayContent(bytes) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" } } };
+            }
+
+            var placeholder = "abstrakt-image-" + Guid.NewGuid().ToString("N");
+            body["input"] = input.ToDictionary(p => p.Key, p => p.Key == image.Key ? placeholder : p.Value, StringComparer.Ordinal);
+            var json = JsonValues.ToUtf8(body);
+            return () => new InlineImageContent(json, placeholder, (ImageInput)image.Value!);
+        }
+
+        private async Task<JsonDocument> SendAsync(HttpMethod method, string pathAndQuery, Func<HttpContent>? body, string? idempotencyKey, CancellationToken cancellationToken)
         {
             var requestName = method.Method + " " + pathAndQuery.Split('?')[0];
             var trace = CurrentTrace.Value;
             var started = trace is null ? 0 : _options.Time.GetTimestamp();
-            await Gate.WaitTurnAsync(cancellationToken).ConfigureAwait(false);
+            var ticket = await Gate.WaitTurnAsync(cancellationToken).ConfigureAwait(false);
             if (trace is not null)
             {
                 var waited = _options.Time.GetElapsedTime(started);
@@ -347,7 +365,7 @@ namespace Abstrakt.Api
 
             try
             {
-                var result = await SendOnceAsync(method, pathAndQuery, requestName, body, idempotencyKey, cancellationToken).ConfigureAwait(false);
+                var result = await SendOnceAsync(method, pathAndQuery, requestName, body, idempotencyKey, ticket, cancellationToken).ConfigureAwait(false);
                 trace?.Invoke($"{requestName} -> 200 ({_options.Time.GetElapsedTime(started).TotalMilliseconds:0} ms)");
                 return result;
             }
@@ -357,6 +375,11 @@ namespace Abstrakt.Api
                 trace($"{requestName} -> {(ex.StatusCode is int s ? s.ToString(System.Globalization.CultureInfo.InvariantCulture) : "no response")} {ex.Code} ({_options.Time.GetElapsedTime(started).TotalMilliseconds:0} ms{hint})");
                 throw;
             }
+            finally
+            {
+                // Answered or not, the gate must know this request is over (it may have been the probe).
+                Gate.Observe(ticket, null);
+            }
         }
 
         /// <summary>
@@ -365,9 +388,8 @@ namespace Abstrakt.Api
         /// </summary>
         internal static AsyncLocal<Action<string>?> CurrentTrace { get; } = new AsyncLocal<Action<string>?>();
 
-        private async Task<JsonDocument> SendOnceAsync(HttpMethod method, string pathAndQuery, string requestName, byte[]? body, string? idempotencyKey, CancellationToken cancellationToken)
+        private async Task<JsonDocument> SendOnceAsync(HttpMethod method, string pathAndQuery, string requestName, Func<HttpContent>? body, string? idempotencyKey, RateTicket ticket, CancellationToken cancellationToken)
         {
-
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_options.RequestTimeout);
             HttpResponseMessage response;
@@ -387,12 +409,12 @@ namespace Abstrakt.Api
 
                 if (body is not null)
                 {
-                    message.Content = new ByteArrayContent(body);
-                    message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+                    message.Content = body();
                 }
 
                 response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                 Interlocked.Increment(ref _answers);
+                Gate.Observe(ticket, ReadRateHeaders(response)); // as soon as the headers are in, even if the body is then cut
                 bytes = await ReadCappedAsync(response, requestName, timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsTransport(ex, cancellationToken))
@@ -403,7 +425,6 @@ namespace Abstrakt.Api
             using (response)
             {
                 var status = (int)response.StatusCode;
-                ObserveRateHeaders(response);
                 var doc = TryParse(bytes);
                 if (response.IsSuccessStatusCode)
                 {
@@ -485,7 +506,7 @@ namespace Abstrakt.Api
                 jobId = ApiJson.String(doc.RootElement, "job_id");
             }
 
-            var retryAfter = LongestHint(response, retryAfterBody, status == 429);
+            var retryAfter = LongestHint(response, retryAfterBody);
             if (status == 429)
             {
                 Gate.Pause(retryAfter ?? TimeSpan.FromSeconds(1));
@@ -506,7 +527,7 @@ namespace Abstrakt.Api
             };
         }
 
-        private TimeSpan? LongestHint(HttpResponseMessage response, double? retryAfterBody, bool includeReset)
+        private TimeSpan? LongestHint(HttpResponseMessage response, double? retryAfterBody)
         {
             double? seconds = retryAfterBody;
             if (response.Headers.RetryAfter is { } header)
@@ -515,28 +536,25 @@ namespace Abstrakt.Api
                 seconds = Max(seconds, fromHeader);
             }
 
-            if (includeReset && TryHeader(response, "X-RateLimit-Reset", out var reset))
-            {
-                var untilReset = reset - (_options.Time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0);
-                // Reset is absolute; only trust it while it is within a few windows from now.
-                if (untilReset > 0 && untilReset <= _options.RateLimitWindow.TotalSeconds * 2)
-                {
-                    seconds = Max(seconds, untilReset);
-                }
-            }
-
-            // A hostile or broken server may send 1e300: clamp before TimeSpan, which would overflow.
+            // X-RateLimit-Reset is not a hint here: the rate gate reads it from every answer. A hostile or broken
+            // server may send 1e300: clamp before TimeSpan, which would overflow.
             return seconds is double s && s > 0 ? TimeSpan.FromSeconds(Math.Min(s, MaxServerDelay.TotalSeconds)) : null;
         }
 
-        private void ObserveRateHeaders(HttpResponseMessage response)
+        private RateHeaders ReadRateHeaders(HttpResponseMessage response)
         {
-            if (TryHeader(response, "X-RateLimit-Limit", out var limit) && limit >= 1 && limit <= int.MaxValue)
+            DateTimeOffset? reset = null;
+            if (TryHeader(response, "X-RateLimit-Reset", out var r) && r >= 0 && r < 1e11)
             {
-                Volatile.Write(ref _observedRateLimit, (int)limit);
-                Gate.ObserveLimit((int)limit);
+                // Unix seconds, as documented; a small number can only be seconds from now (as some servers send).
+                reset = r >= 1e9 ? DateTimeOffset.FromUnixTimeMilliseconds((long)(r * 1000)) : _options.Time.GetUtcNow().AddSeconds(r);
             }
+
+            return new RateHeaders(WholeHeader(response, "X-RateLimit-Limit"), WholeHeader(response, "X-RateLimit-Remaining"), reset);
         }
+
+        private static int? WholeHeader(HttpResponseMessage response, string name) =>
+            TryHeader(response, name, out var value) && value >= 0 ? (int)Math.Min(value, int.MaxValue) : null;
 
         private static bool TryHeader(HttpResponseMessage response, string name, out double value)
         {

@@ -20,12 +20,13 @@ namespace Abstrakt.Api
         /// <value>The default value is 5 minutes.</value>
         public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
-        /// <summary>The length of the plan's rate-limit window.</summary>
-        /// <value>The default value is one minute, as the service documents; a time-scaled sandbox shortens it.</value>
-        public TimeSpan RateLimitWindow { get; set; } = TimeSpan.FromMinutes(1);
-
-        /// <summary>Requests allowed per window, when the plan is known; otherwise learned from <c>X-RateLimit-Limit</c>.</summary>
-        public int? RequestsPerWindow { get; set; }
+        /// <summary>The account's plan, when known.</summary>
+        /// <value>The default value is null: the first request goes alone, and its answer's rate-limit headers tell the rest.</value>
+        /// <remarks>
+        /// The plan's documented rate lets the first requests go before any answer has been seen; from the first
+        /// answer on, only the service's <c>X-RateLimit-*</c> headers pace the client.
+        /// </remarks>
+        public AbstraktPlan? Plan { get; set; }
 
         /// <summary>First delay between polls of a running job.</summary>
         /// <value>The default value is 0.5 seconds.</value>
@@ -48,6 +49,11 @@ namespace Abstrakt.Api
 
         /// <summary>The clock, injected so tests never sleep.</summary>
         public TimeProvider Time { get; set; } = TimeProvider.System;
+
+        /// <summary>The innermost HTTP handler: what sends the bytes. Tests give a fake one, so the client's logic runs without sockets.</summary>
+        /// <value>The default value is null: an <see cref="System.Net.Http.HttpClientHandler"/> with <see cref="MaxConnections"/>, no redirects and no cookies.</value>
+        /// <remarks>The client owns and disposes the handler.</remarks>
+        public System.Net.Http.HttpMessageHandler? Handler { get; set; }
     }
 
     /// <summary>A key or secret that never shows itself in ToString, logs or exceptions.</summary>

@@ -57,6 +57,9 @@ namespace Abstrakt.Api
         /// </summary>
         public const string OutcomeUnknown = "OUTCOME_UNKNOWN";
 
+        /// <summary>An output named after its source image would replace an existing file (without -Force); this item fails.</summary>
+        public const string OutputExists = "OUTPUT_EXISTS";
+
         /// <summary>An error the engine did not foresee (a bug, or a value it cannot handle); this item fails.</summary>
         public const string Unexpected = "UNEXPECTED_FAILURE";
 
@@ -88,6 +91,7 @@ namespace Abstrakt.Api
                 case Unexpected:
                 case DuplicateId:
                 case OutcomeUnknown:
+                case OutputExists:
                     return ErrorKind.ItemFatal;
                 case RateLimited:
                 case ModelUnavailable:

@@ -5,34 +5,96 @@ using System.Threading.Tasks;
 
 namespace Abstrakt.Api
 {
+    /// <summary>What one response said about the rate limit; any part may be missing.</summary>
+    internal readonly struct RateHeaders
+    {
+        public RateHeaders(int? limit, int? remaining, DateTimeOffset? reset)
+        {
+            Limit = limit;
+            Remaining = remaining;
+            Reset = reset;
+        }
+
+        /// <summary><c>X-RateLimit-Limit</c>: requests per window.</summary>
+        public int? Limit { get; }
+
+        /// <summary><c>X-RateLimit-Remaining</c>: requests left in the window when the server counted this one.</summary>
+        public int? Remaining { get; }
+
+        /// <summary><c>X-RateLimit-Reset</c>: when the window next moves (whole seconds on the real service).</summary>
+        public DateTimeOffset? Reset { get; }
+    }
+
+    /// <summary>A request let through the gate: its place in send order and when it went.</summary>
+    internal readonly struct RateTicket
+    {
+        public RateTicket(long sequence, DateTimeOffset sentAt)
+        {
+            Sequence = sequence;
+            SentAt = sentAt;
+        }
+
+        public long Sequence { get; }
+
+        public DateTimeOffset SentAt { get; }
+    }
+
     /// <summary>
-    /// The rate limit of one endpoint, shared by every request a client sends (so by every worker of a
-    /// batch): a 429 pauses them all until the server's longest hint has passed, and when the plan's rate
-    /// is known the gate paces requests with a sliding window so they stay under it instead of bouncing off.
+    /// The rate limit of one endpoint, shared by every request a client sends (so by every worker of a batch), and
+    /// driven only by what responses say. While the server's window has not moved (now before <c>Reset</c>), the
+    /// gate spends the lowest <c>Remaining</c> answered for that window, less the requests still unanswered (answers
+    /// come back out of order), so a batch goes as fast as the window allows and then waits for the reset. Once the
+    /// reset has passed it does not guess how much came back (all of it for a fixed window, a slot at a time for a
+    /// sliding one): it sends one probe and reads the answer, or, when the probe is slow, lets through what its own
+    /// log of sends over the learnt window proves free. A 429 pauses everyone until the longest hint. A plan may seed
+    /// the first requests, before any answer; nothing else is assumed.
     /// </summary>
     internal sealed class RateGate
     {
-        // Spacing slack over the window, so clock and network jitter never push a request over the limit:
-        // 2% of the window (1.2 s of a real minute), and never less than jitter itself, which does not
-        // shrink with the window.
-        private const double WindowMargin = 0.02;
+        /// <summary>Hints beyond this are absurd (the docs name no window over an hour): clamp them.</summary>
+        internal static readonly TimeSpan MaxWait = TimeSpan.FromHours(1);
+
+        /// <summary>A reset already past (a server rounding down, clock skew) means "soon", not "now, again and again".</summary>
+        private static readonly TimeSpan MinResetAhead = TimeSpan.FromMilliseconds(50);
+
+        /// <summary>Answers with the same reset within this are the same window (parsing rounds to the millisecond).</summary>
+        private static readonly TimeSpan SameReset = TimeSpan.FromMilliseconds(1);
+
+        /// <summary>Slack on the learnt window for jitter between our clock and the server's counting.</summary>
         private static readonly TimeSpan MinMargin = TimeSpan.FromMilliseconds(50);
+
+        private const double WindowMargin = 0.02;
+        private const int MaxLimit = 100_000;
+
+        /// <summary>A waiter re-checks at least this often, whatever it waits for.</summary>
+        private static readonly TimeSpan MaxNap = TimeSpan.FromSeconds(1);
 
         private readonly object _lock = new object();
         private readonly TimeProvider _time;
-        private readonly TimeSpan _windowWithMargin;
-        private readonly Queue<DateTimeOffset> _recentSends = new Queue<DateTimeOffset>();
-        private DateTimeOffset _pausedUntil;
+        /// <summary>When recent requests were answered: by then the server had counted them (the own log).</summary>
+        private readonly Queue<DateTimeOffset> _counted = new Queue<DateTimeOffset>();
+        private TaskCompletionSource<bool> _changed = NewSignal();
+        private long _sent;
+        private int _seedLeft;
         private int? _limit;
-        private readonly bool _limitFixed;
+        private TimeSpan? _window;
+        private TimeSpan? _lastStateWindow;
+        private readonly Dictionary<long, DateTimeOffset> _unanswered = new Dictionary<long, DateTimeOffset>();
+        private bool _known;
+        private bool _unannounced;
+        private int _remaining;
+        private DateTimeOffset _resetAt;
+        private long _probe;
+        private DateTimeOffset _pausedUntil;
         private int _waiting;
 
-        public RateGate(TimeProvider time, TimeSpan window, int? requestsPerWindow)
+        /// <summary>Creates a gate.</summary>
+        /// <param name="time">The clock.</param>
+        /// <param name="seedRequests">Requests let through before any answer has told the limit (from a plan); 0 sends one probe first.</param>
+        public RateGate(TimeProvider time, int seedRequests = 0)
         {
             _time = time;
-            _windowWithMargin = window + TimeSpan.FromTicks(Math.Max(MinMargin.Ticks, (long)(window.Ticks * WindowMargin)));
-            _limit = requestsPerWindow;
-            _limitFixed = requestsPerWindow.HasValue;
+            _seedLeft = Math.Max(0, seedRequests);
         }
 
         /// <summary>A budget shared with other runners on the same key, while a shared batch runs; null otherwise.</summary>
@@ -41,7 +103,7 @@ namespace Abstrakt.Api
         /// <summary>Requests now waiting on the rate limit.</summary>
         public int Waiting => Volatile.Read(ref _waiting);
 
-        /// <summary>The requests-per-window limit in force, when known.</summary>
+        /// <summary>The requests-per-window limit the server announced, once seen.</summary>
         public int? Limit
         {
             get
@@ -53,24 +115,42 @@ namespace Abstrakt.Api
             }
         }
 
+        /// <summary>
+        /// The window length learnt from <c>Reset</c> less send time, the longest seen: the window itself for a sliding
+        /// one, up to a second more where the server rounds its reset up to whole seconds.
+        /// </summary>
+        public TimeSpan? Window
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return LearntWindow;
+                }
+            }
+        }
+
         /// <summary>Waits until a request may be sent, and counts it as sent.</summary>
-        public async Task WaitTurnAsync(CancellationToken cancellationToken)
+        /// <param name="cancellationToken">Cancels the wait.</param>
+        /// <returns>The ticket to hand back to <see cref="Observe"/> with the answer.</returns>
+        public async Task<RateTicket> WaitTurnAsync(CancellationToken cancellationToken)
         {
             var counted = false;
+            RateTicket taken;
             try
             {
                 while (true)
                 {
+                    Task changed;
                     TimeSpan wait;
                     lock (_lock)
                     {
-                        var now = _time.GetUtcNow();
-                        wait = NextSlot(now) - now;
-                        if (wait <= TimeSpan.Zero)
+                        if (TryTake(out taken, out wait))
                         {
-                            _recentSends.Enqueue(now);
                             break;
                         }
+
+                        changed = _changed.Task;
                     }
 
                     if (!counted)
@@ -79,14 +159,21 @@ namespace Abstrakt.Api
                         Interlocked.Increment(ref _waiting);
                     }
 
-                    await _time.Delay(wait, cancellationToken).ConfigureAwait(false);
+                    // Wake on the deadline, or earlier when an answer or a pause changes what is known.
+                    using var nap = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    var delay = _time.Delay(wait < MaxNap ? wait : MaxNap, nap.Token);
+                    await Task.WhenAny(delay, changed).ConfigureAwait(false);
+                    nap.Cancel();
+                    cancellationToken.ThrowIfCancellationRequested();
                 }
 
                 // This process's turn has come; other runners on the key may hold the next ones.
                 if (Shared is { } shared)
                 {
-                    await shared.WaitTurnAsync(Limit, _windowWithMargin, cancellationToken).ConfigureAwait(false);
+                    await shared.WaitTurnAsync(Limit, Window ?? TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
                 }
+
+                return taken;
             }
             finally
             {
@@ -97,69 +184,221 @@ namespace Abstrakt.Api
             }
         }
 
-        /// <summary>Pauses every request until <paramref name="delay"/> from now (a 429's hint).</summary>
+        /// <summary>Takes a turn if one is free now; otherwise says how long to wait at most.</summary>
+        /// <param name="ticket">The turn taken.</param>
+        /// <param name="wait">How long until a turn may be free, when none is now.</param>
+        /// <returns>Whether a turn was taken (and counted as sent).</returns>
+        internal bool TryTake(out RateTicket ticket, out TimeSpan wait)
+        {
+            lock (_lock)
+            {
+                var now = _time.GetUtcNow();
+                wait = Admit(now);
+                if (wait > TimeSpan.Zero)
+                {
+                    ticket = default;
+                    return false;
+                }
+
+                _unanswered[++_sent] = now;
+                ticket = new RateTicket(_sent, now);
+                return true;
+            }
+        }
+
+        /// <summary>Takes in what an answer said. Call it for every ticket, with null when no answer came.</summary>
+        /// <param name="ticket">The request's ticket.</param>
+        /// <param name="headers">The answer's rate headers; null when the request got no answer.</param>
+        public void Observe(RateTicket ticket, RateHeaders? headers)
+        {
+            lock (_lock)
+            {
+                _unanswered.Remove(ticket.Sequence);
+                CountedBy(_time.GetUtcNow());
+                if (_probe == ticket.Sequence)
+                {
+                    _probe = 0;
+                }
+
+                if (headers is RateHeaders h)
+                {
+                    Learn(ticket, h);
+                }
+
+                Signal();
+            }
+        }
+
+        /// <summary>
+        /// Logs a request as counted by the server at the latest now, when its answer (or its failure) came. Its send
+        /// time would be earlier than the server's count by however long the request took to get there (long on a
+        /// loaded machine), and a slot released by send time could still be taken on the server.
+        /// </summary>
+        private void CountedBy(DateTimeOffset answeredAt)
+        {
+            _counted.Enqueue(answeredAt);
+            while (_counted.Count > Math.Max(64, (_limit ?? 0) * 2))
+            {
+                _counted.Dequeue();
+            }
+        }
+
+        /// <summary>Pauses every request until <paramref name="delay"/> from now (a 429's hint), at most an hour.</summary>
+        /// <param name="delay">The server's longest hint.</param>
         public void Pause(TimeSpan delay)
         {
             Shared?.Pause(delay);
             lock (_lock)
             {
-                var until = _time.GetUtcNow() + delay;
+                var until = _time.GetUtcNow() + (delay > MaxWait ? MaxWait : delay);
                 if (until > _pausedUntil)
                 {
                     _pausedUntil = until;
                 }
+
+                Signal();
             }
         }
 
-        /// <summary>Learns the plan's limit from <c>X-RateLimit-Limit</c>, unless the caller fixed it.</summary>
-        public void ObserveLimit(int limit)
+        private void Learn(RateTicket ticket, RateHeaders h)
         {
-            lock (_lock)
+            if (h.Limit is int limit && limit > 0)
             {
-                if (!_limitFixed && limit > 0)
-                {
-                    _limit = limit;
-                }
+                _limit = Math.Min(limit, MaxLimit);
+            }
+
+            if (h.Remaining is not int remaining || h.Reset is not DateTimeOffset announced)
+            {
+                // A server (or a proxy's error page) that announces no window: only its 429s slow us down.
+                _unannounced |= !_known;
+                return;
+            }
+
+            var now = _time.GetUtcNow();
+            var reset = announced > now + MaxWait ? now + MaxWait : announced < now + MinResetAhead ? now + MinResetAhead : announced;
+            remaining = Math.Min(Math.Max(0, remaining), _limit ?? MaxLimit);
+            if (!_known || reset > _resetAt + SameReset)
+            {
+                // A later state of the window. The learnt window spans this state and the last, so one slow answer
+                // (the first, with connection set-up) does not stretch it for good.
+                _known = true;
+                _resetAt = reset;
+                _remaining = remaining;
+                _lastStateWindow = _window;
+                _window = null;
+            }
+            else if (reset >= _resetAt - SameReset && remaining < _remaining)
+            {
+                // The same window, answered out of order: the server's count only grows, so the lowest left is the latest.
+                _remaining = remaining;
+            }
+
+            // The server counted this request before its reset: the window is at most reset less send time, rounding
+            // aside, and that much for the request that opened it. A clamped reset says nothing about it.
+            var sinceSent = reset - ticket.SentAt;
+            if (reset == announced && reset >= _resetAt - SameReset && (_window is null || sinceSent > _window))
+            {
+                _window = sinceSent;
             }
         }
 
-        private DateTimeOffset NextSlot(DateTimeOffset now)
+        /// <summary>
+        /// What is left of the window now: the lowest count the server answered for it, less every request still
+        /// unanswered (it may have been counted after that answer). Those sent long before the window began are not in it.
+        /// </summary>
+        private long Budget()
         {
-            var next = _pausedUntil;
-            if (_limit is int limit)
+            var windowStart = LearntWindow is TimeSpan window ? _resetAt - window - Margin(window) : DateTimeOffset.MinValue;
+            var unanswered = 0;
+            foreach (var sentAt in _unanswered.Values)
             {
-                var span = _windowWithMargin;
-                while (_recentSends.Count > 0 && _recentSends.Peek() <= now - span)
-                {
-                    _recentSends.Dequeue();
-                }
-
-                while (_recentSends.Count > limit)
-                {
-                    _recentSends.Dequeue();
-                }
-
-                if (_recentSends.Count >= limit)
-                {
-                    // The oldest of the last `limit` sends must leave the window first.
-                    var oldest = _recentSends.Peek();
-                    var free = oldest + span;
-                    if (free > next)
-                    {
-                        next = free;
-                    }
-                }
-            }
-            else
-            {
-                // Unknown limit: remember only a bounded history.
-                while (_recentSends.Count > 1000)
-                {
-                    _recentSends.Dequeue();
-                }
+                unanswered += sentAt > windowStart ? 1 : 0;
             }
 
-            return next;
+            return _remaining - unanswered;
         }
+
+        private TimeSpan? LearntWindow => _lastStateWindow is null || _window > _lastStateWindow ? _window ?? _lastStateWindow : _lastStateWindow;
+
+        private static TimeSpan Margin(TimeSpan window) => TimeSpan.FromTicks(Math.Max(MinMargin.Ticks, (long)(window.Ticks * WindowMargin)));
+
+        /// <summary>Zero or less: send now (and the send is counted). Otherwise: how long to wait at most.</summary>
+        private TimeSpan Admit(DateTimeOffset now)
+        {
+            if (now < _pausedUntil)
+            {
+                return _pausedUntil - now;
+            }
+
+            if (!_known)
+            {
+                if (_unannounced || _seedLeft > 0)
+                {
+                    _seedLeft = Math.Max(0, _seedLeft - 1);
+                    return TimeSpan.Zero;
+                }
+
+                // One request at a time until an answer tells the limit; woken by that answer.
+                return _unanswered.Count == 0 ? TimeSpan.Zero : MaxNap;
+            }
+
+            if (now < _resetAt)
+            {
+                return Budget() > 0 ? TimeSpan.Zero : _resetAt - now;
+            }
+
+            // The window has moved since the last answer: what came back is unknown.
+            var freeAt = FreeInOwnLog(now);
+            if (freeAt <= now || _probe == 0)
+            {
+                // Free by our own log, or the probe whose answer will tell.
+                _probe = freeAt <= now ? _probe : _sent + 1;
+                return TimeSpan.Zero;
+            }
+
+            return freeAt - now;
+        }
+
+        /// <summary>
+        /// When our own sends prove a slot free: fewer than the limit within the learnt window (with a margin). Safe for a
+        /// sliding window (the learnt one is never shorter) and for a fixed one (which, once reset, is wholly free).
+        /// </summary>
+        private DateTimeOffset FreeInOwnLog(DateTimeOffset now)
+        {
+            if (_limit is not int limit || LearntWindow is not TimeSpan window)
+            {
+                return DateTimeOffset.MaxValue;
+            }
+
+            var span = window + Margin(window);
+            var recent = new List<DateTimeOffset>();
+            foreach (var counted in _counted)
+            {
+                if (counted > now - span)
+                {
+                    recent.Add(counted);
+                }
+            }
+
+            // Requests still unanswered may be counted at any moment: they hold their slots until answered (an answer
+            // wakes the waiters). The logged ones are in time order: a slot is free once all but limit - 1 - unanswered
+            // of them have left the window.
+            var free = limit - _unanswered.Count;
+            if (free <= 0)
+            {
+                return now + MaxNap;
+            }
+
+            return recent.Count < free ? now : recent[recent.Count - free] + span;
+        }
+
+        private void Signal()
+        {
+            var changed = _changed;
+            _changed = NewSignal();
+            changed.TrySetResult(true);
+        }
+
+        private static TaskCompletionSource<bool> NewSignal() => new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

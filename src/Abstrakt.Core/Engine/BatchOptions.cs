@@ -27,6 +27,9 @@ namespace Abstrakt.Engine
         /// <summary>Download outputs from loopback, link-local and private-range hosts too (refused by default unless the endpoint is on one).</summary>
         public bool AllowPrivateOutputHost { get; set; }
 
+        /// <summary>Replace existing files when outputs are named after their source images (they are never replaced otherwise).</summary>
+        public bool Force { get; set; }
+
         /// <summary>The journal file; null for none.</summary>
         public string? JournalPath { get; set; }
 

@@ -43,6 +43,7 @@ namespace Abstrakt.Engine
         private readonly ConcurrentDictionary<string, (WorkItem Item, RunRequest Request, int Resubmissions)> _creating = new ConcurrentDictionary<string, (WorkItem, RunRequest, int)>(StringComparer.Ordinal);
         // Ids the caller gave, with the index of the first item that had each: a repeat is that item's error.
         private readonly ConcurrentDictionary<string, long> _givenIds = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _imageFields = new ConcurrentDictionary<string, Lazy<Task<string>>>(StringComparer.OrdinalIgnoreCase);
         private readonly string _batchId;
         private readonly long _startTimestamp;
         private readonly long _answersAtStart;
@@ -473,7 +474,9 @@ namespace Abstrakt.Engine
         {
             if (entry is not null)
             {
-                if (entry.Id != item.Id || entry.Prompt != item.Prompt || !SameJson(entry.InputJson, item.InputJson) || !string.Equals(entry.Model, item.Model, StringComparison.OrdinalIgnoreCase))
+                // An image item is found by its content (its id), wherever the file now sits: no position to compare.
+                var byContent = item.Image is not null && !item.IdGiven;
+                if (!byContent && (entry.Id != item.Id || entry.Prompt != item.Prompt || !SameJson(entry.InputJson, item.InputJson) || !string.Equals(entry.Model, item.Model, StringComparison.OrdinalIgnoreCase)))
                 {
                     var what = entry.Prompt != item.Prompt ? $"prompt '{Short(entry.Prompt)}' in the journal, '{Short(item.Prompt)}' now"
                         : !string.Equals(entry.Model, item.Model, StringComparison.OrdinalIgnoreCase) ? $"model '{entry.Model}' in the journal, '{item.Model}' now"
@@ -573,7 +576,7 @@ namespace Abstrakt.Engine
             }
 
             _unfinishedJobs.TryRemove(item.Id, out _);
-            var files = _options.OutputDirectory is null ? Array.Empty<string>() : await OutputFiles.DownloadAsync(_client, _options.OutputDirectory, OutputFiles.Stem(item), job, _options.AllowPrivateOutputHost, stage => Inject(stage, item), token).ConfigureAwait(false);
+            var files = _options.OutputDirectory is null ? Array.Empty<string>() : await OutputFiles.DownloadAsync(_client, _options.OutputDirectory, OutputFiles.NameFor(item, _options.Force), job, _options.AllowPrivateOutputHost, stage => Inject(stage, item), token).ConfigureAwait(false);
             return new ItemCompleted
             {
                 Item = item,
@@ -598,6 +601,11 @@ namespace Abstrakt.Engine
             foreach (var pair in item.Input)
             {
                 input[pair.Key] = pair.Value;
+            }
+
+            if (item.Image is not null)
+            {
+                input[await ImageFieldAsync(model, token).ConfigureAwait(false)] = item.Image;
             }
 
             // Same item, same key: a create whose outcome is unknown is retried without creating a second job.
@@ -635,6 +643,29 @@ namespace Abstrakt.Engine
 
             return job;
         }
+
+        /// <summary>The field a model takes its image in, read once per model and batch from its input schema.</summary>
+        private Task<string> ImageFieldAsync(string model, CancellationToken token) =>
+            _imageFields.GetOrAdd(model, m => new Lazy<Task<string>>(async () =>
+            {
+                try
+                {
+                    var info = await _client.GetModelAsync(m, token).ConfigureAwait(false);
+                    return ImageField.From(info.InputSchema) ?? ImageField.Default;
+                }
+                catch (AbstraktApiException ex)
+                {
+                    // Asked again next time; a retryable failure retries the item, any other lets the run itself
+                    // answer (an unknown model, or a wrong field the service rejects).
+                    _imageFields.TryRemove(m, out _);
+                    if (ex.Kind == ErrorKind.Retryable)
+                    {
+                        throw;
+                    }
+
+                    return ImageField.Default;
+                }
+            })).Value;
 
         private void Forget(WorkItem item, ItemState state, bool resubmit)
         {

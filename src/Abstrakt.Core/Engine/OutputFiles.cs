@@ -62,6 +62,23 @@ namespace Abstrakt.Engine
         public static string Stem(WorkItem item) =>
             item.IdGiven ? Slug(item.Id) : item.Index.ToString("D5", CultureInfo.InvariantCulture) + "-" + Slug(item.Prompt);
 
+        /// <summary>How an item's outputs are named: after its source image's file name when it has one, else <see cref="Stem"/> and the job id.</summary>
+        /// <param name="item">The item.</param>
+        /// <param name="force">Replace a file already at a source-named output's path.</param>
+        /// <returns>The naming.</returns>
+        internal static OutputName NameFor(WorkItem item, bool force) =>
+            item.Image?.Path is string source && !item.IdGiven
+                ? new OutputName(SourceStem(source), WithJobId: false, force ? ExistingOutput.Replace : ExistingOutput.Refuse)
+                : new OutputName(Stem(item), WithJobId: true, ExistingOutput.Keep);
+
+        /// <summary>A source file's name without its extension, with only letters, digits, '-', '_' and '.' kept (others become '-').</summary>
+        private static string SourceStem(string path)
+        {
+            var name = Path.GetFileNameWithoutExtension(path);
+            var safe = new string(name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-').ToArray()).TrimStart('.');
+            return safe.Length == 0 ? "image" : safe;
+        }
+
         /// <summary>The full path for one output named <c>{stem}-{job id}[-n].{ext}</c>, inside <paramref name="directory"/>.</summary>
         /// <param name="directory">The output directory.</param>
         /// <param name="stem">The name's start (<see cref="Stem"/>, or a slug); only ASCII letters, digits and dashes are kept.</param>
@@ -75,9 +92,17 @@ namespace Abstrakt.Engine
         {
             var safeStem = new string((stem ?? string.Empty).Where(c => c < 128 && (char.IsLetterOrDigit(c) || c == '-')).ToArray());
             var safeJob = new string((jobId ?? string.Empty).Where(c => c < 128 && (char.IsLetterOrDigit(c) || c == '_' || c == '-')).Take(64).ToArray());
-            var name = (safeStem.Length == 0 ? "item" : safeStem) + "-" + (safeJob.Length == 0 ? "job" : safeJob)
-                + (outputCount > 1 ? "-" + (outputNumber + 1).ToString(CultureInfo.InvariantCulture) : string.Empty)
-                + "." + Extension(url, contentType);
+            return Inside(directory, (safeStem.Length == 0 ? "item" : safeStem) + "-" + (safeJob.Length == 0 ? "job" : safeJob) + Suffix(outputNumber, outputCount, url, contentType));
+        }
+
+        private static string PathFor(string directory, OutputName name, string jobId, int outputNumber, int outputCount, string url, string? contentType) =>
+            name.WithJobId ? PathFor(directory, name.Stem, jobId, outputNumber, outputCount, url, contentType) : Inside(directory, name.Stem + Suffix(outputNumber, outputCount, url, contentType));
+
+        private static string Suffix(int outputNumber, int outputCount, string url, string? contentType) =>
+            (outputCount > 1 ? "-" + (outputNumber + 1).ToString(CultureInfo.InvariantCulture) : string.Empty) + "." + Extension(url, contentType);
+
+        private static string Inside(string directory, string name)
+        {
             var root = Path.GetFullPath(directory);
             var full = Path.GetFullPath(Path.Combine(root, name));
             if (!full.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
@@ -99,18 +124,25 @@ namespace Abstrakt.Engine
         /// <param name="cancellationToken">Stops the downloads.</param>
         /// <returns>The paths, one per output.</returns>
         public static Task<IReadOnlyList<string>> DownloadAsync(AbstraktClient client, string directory, string stem, JobInfo job, bool allowPrivateHost, CancellationToken cancellationToken) =>
-            DownloadAsync(client, directory, stem, job, allowPrivateHost, beforeStage: null, cancellationToken);
+            DownloadAsync(client, directory, new OutputName(stem, WithJobId: true, ExistingOutput.Keep), job, allowPrivateHost, beforeStage: null, cancellationToken);
 
-        /// <summary>As the public overload, calling <paramref name="beforeStage"/> before each download and move (the engine's fault-injection seam).</summary>
-        internal static async Task<IReadOnlyList<string>> DownloadAsync(AbstraktClient client, string directory, string stem, JobInfo job, bool allowPrivateHost, Action<ItemStage>? beforeStage, CancellationToken cancellationToken)
+        /// <summary>As the public overload, with the naming, calling <paramref name="beforeStage"/> before each download and move (the engine's fault-injection seam).</summary>
+        internal static async Task<IReadOnlyList<string>> DownloadAsync(AbstraktClient client, string directory, OutputName name, JobInfo job, bool allowPrivateHost, Action<ItemStage>? beforeStage, CancellationToken cancellationToken)
         {
             var files = new List<string>();
+            var paths = Enumerable.Range(0, job.Outputs.Count).Select(i => PathFor(directory, name, job.JobId, i, job.Outputs.Count, job.Outputs[i].Url, job.Outputs[i].ContentType)).ToList();
+            if (name.Existing == ExistingOutput.Refuse && paths.FirstOrDefault(File.Exists) is string taken)
+            {
+                // Named after the source, an existing file may be anything the user keeps there: never replaced unasked.
+                throw new AbstraktApiException(ErrorCodes.OutputExists, $"The output '{taken}' already exists; it was not replaced (add -Force to replace it).");
+            }
+
             for (var i = 0; i < job.Outputs.Count; i++)
             {
                 var output = job.Outputs[i];
-                var path = PathFor(directory, stem, job.JobId, i, job.Outputs.Count, output.Url, output.ContentType);
+                var path = paths[i];
                 files.Add(path);
-                if (File.Exists(path))
+                if (name.Existing == ExistingOutput.Keep && File.Exists(path))
                 {
                     continue; // kept from an earlier run
                 }
@@ -125,6 +157,11 @@ namespace Abstrakt.Engine
                     }
 
                     beforeStage?.Invoke(ItemStage.Move);
+                    if (name.Existing == ExistingOutput.Replace)
+                    {
+                        File.Delete(path);
+                    }
+
                     MoveIntoPlace(temp, path);
                 }
                 catch
@@ -190,4 +227,23 @@ namespace Abstrakt.Engine
             return KnownExtensions.Contains(ext) ? ext : "bin";
         }
     }
+
+    /// <summary>What a download does with a file already at an output's path.</summary>
+    internal enum ExistingOutput
+    {
+        /// <summary>Keep it: the name holds the job id, so it is this job's output from an earlier run.</summary>
+        Keep,
+
+        /// <summary>Fail the item (a source-named output without -Force).</summary>
+        Refuse,
+
+        /// <summary>Replace it (-Force).</summary>
+        Replace,
+    }
+
+    /// <summary>How an item's outputs are named.</summary>
+    /// <param name="Stem">The name's start.</param>
+    /// <param name="WithJobId">Whether the job id follows the stem.</param>
+    /// <param name="Existing">What to do with a file already there.</param>
+    internal sealed record OutputName(string Stem, bool WithJobId, ExistingOutput Existing);
 }

@@ -18,8 +18,10 @@ namespace Abstrakt.Engine
         /// <param name="input">Extra model inputs (image_size, num_images, seed, …); they override the batch's.</param>
         /// <param name="id">A stable id, or null to derive one.</param>
         /// <param name="source">What the caller passed in, returned with failures so they can be piped back.</param>
-        public WorkItem(long index, string prompt, string? model = null, IReadOnlyDictionary<string, object?>? input = null, string? id = null, object? source = null)
+        /// <param name="image">The image the item sends to an image model, or null.</param>
+        public WorkItem(long index, string prompt, string? model = null, IReadOnlyDictionary<string, object?>? input = null, string? id = null, object? source = null, ImageInput? image = null)
         {
+            Image = image;
             Index = index;
             Prompt = prompt ?? string.Empty;
             Model = model;
@@ -27,8 +29,17 @@ namespace Abstrakt.Engine
             Source = source;
             InputJson = Encoding.UTF8.GetString(JsonValues.ToUtf8(Input.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value)));
             IdGiven = !string.IsNullOrWhiteSpace(id);
-            Id = IdGiven ? id!.Trim() : index.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + Hash((model ?? string.Empty) + "\n" + Prompt + "\n" + InputJson, 4);
+            var content = (model ?? string.Empty) + "\n" + Prompt + "\n" + InputJson;
+
+            // An image item is named by what it sends (the image's content hash), not by its position: a resume
+            // finds it however the files were renamed or reordered, and an edited photo is new work.
+            Id = IdGiven ? id!.Trim()
+                : image is null ? index.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + Hash(content, 4)
+                : "image-" + Hash(content + "\n" + image, 8);
         }
+
+        /// <summary>The image sent to an image model (in the field its input schema names), or null.</summary>
+        public ImageInput? Image { get; }
 
         /// <summary>The 1-based position in the batch.</summary>
         public long Index { get; }

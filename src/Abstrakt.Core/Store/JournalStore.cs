@@ -45,7 +45,7 @@ namespace Abstrakt.Store
             {
                 if (input.TryRead(out var item))
                 {
-                    return new StoredWork(item, _byIndex.TryGetValue(item.Index, out var entry) ? entry : null);
+                    return new StoredWork(item, Lookup(item));
                 }
             }
 
@@ -53,6 +53,18 @@ namespace Abstrakt.Store
         }
 
         public Api.ISharedRateBudget? RateBudget(Api.AbstraktClient client) => null;
+
+        /// <summary>What the journal knows of an item: by index, or for an image item by its id (its content), wherever the file now sits.</summary>
+        private JournalEntry? Lookup(WorkItem item)
+        {
+            if (_journal is null)
+            {
+                return null;
+            }
+
+            var byContent = item.Image is not null && !item.IdGiven;
+            return (byContent ? _journal.Entries.TryGetValue(item.Id, out var entry) : _byIndex.TryGetValue(item.Index, out entry)) ? entry : null;
+        }
 
         public Task<bool> AcceptedAsync(WorkItem item) => Write(j => j.Accepted(item));
 

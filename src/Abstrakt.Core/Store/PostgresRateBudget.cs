@@ -8,8 +8,8 @@ namespace Abstrakt.Store
 {
     /// <summary>
     /// The plan's rate shared by every runner on one key, in one row of the store (abstrakt_rate): each request
-    /// reserves the next free slot, slots a window/limit apart (the spacing is kept in the row, so a runner that has
-    /// not yet learnt the limit paces by it), so N runners together send at most the limit
+    /// reserves the next free slot, slots window×1.1/limit apart (the widest spacing any runner has worked out is kept
+    /// in the row, so a runner that has not learnt the limit or the window yet paces by it), so N runners together send at most the limit
     /// per window; a 429's pause moves every runner's next slot past it. Keyed by a hash of the endpoint and
     /// the key, never the key. If the store cannot be reached, each runner falls back to its own pacing.
     /// </summary>
@@ -35,9 +35,10 @@ namespace Abstrakt.Store
             try
             {
                 var rows = await _db.QueryAsync(
-                    // A runner that has not learnt the limit yet uses the spacing another runner stored.
-                    "UPDATE abstrakt_rate SET spacing = CASE WHEN @s > interval '0' THEN @s ELSE spacing END, " +
-                    "next_at = GREATEST(next_at, paused_until, now()) + CASE WHEN @s > interval '0' THEN @s ELSE spacing END WHERE account = @a " +
+                    // The widest spacing any runner has worked out: a runner learns the window from the wire, and
+                    // its first estimates are short.
+                    "UPDATE abstrakt_rate SET spacing = GREATEST(spacing, @s), " +
+                    "next_at = GREATEST(next_at, paused_until, now()) + GREATEST(spacing, @s) WHERE account = @a " +
                     "RETURNING extract(epoch FROM next_at - spacing - clock_timestamp())::float8",
                     r => r.GetDouble(0),
                     cancellationToken,

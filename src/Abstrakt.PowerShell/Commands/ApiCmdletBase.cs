@@ -43,10 +43,7 @@ namespace Abstrakt.PowerShell.Commands
             }
             catch (AggregateException ex) when (ex.InnerException is AbstraktApiException api)
             {
-                var record = new ErrorRecord(api, "Abstrakt" + BatchCmdletBase.IdFor(api.Code), BatchCmdletBase.CategoryFor(api), target)
-                {
-                    ErrorDetails = new ErrorDetails(BatchCmdletBase.Message(api, model)),
-                };
+                var record = ApiErrors.CallRecord(api, target, model);
                 if (api.Kind == ErrorKind.BatchFatal)
                 {
                     ThrowTerminatingError(record);

@@ -52,6 +52,9 @@ namespace Abstrakt.PowerShell.Commands
         [Parameter]
         public SwitchParameter AllowPrivateOutputHost { get; set; }
 
+        /// <summary>Whether outputs named after their source images replace existing files (-Force, where a cmdlet offers it).</summary>
+        private protected virtual bool ReplaceOutputs => false;
+
         /// <summary>The activity shown on the progress bar.</summary>
         protected abstract string Activity { get; }
 
@@ -90,6 +93,7 @@ namespace Abstrakt.PowerShell.Commands
                 DefaultModel = DefaultModel,
                 OutputDirectory = OutputDirectory is null ? null : GetUnresolvedProviderPathFromPSPath(OutputDirectory),
                 AllowPrivateOutputHost = AllowPrivateOutputHost,
+                Force = ReplaceOutputs,
                 TraceRequests = VerboseWanted(),
             };
             Configure(options, connection);
@@ -167,9 +171,10 @@ namespace Abstrakt.PowerShell.Commands
         /// <param name="input">Extra inputs.</param>
         /// <param name="id">A stable id, or null.</param>
         /// <param name="source">The pipeline object, returned as TargetObject on failure.</param>
-        protected void Submit(string prompt, string? model, System.Collections.Generic.IReadOnlyDictionary<string, object?> input, string? id, object? source)
+        /// <param name="image">The source image for an image model, or null.</param>
+        private protected void Submit(string prompt, string? model, System.Collections.Generic.IReadOnlyDictionary<string, object?> input, string? id, object? source, ImageInput? image = null)
         {
-            var item = new WorkItem(++_nextIndex, prompt, model, input, id, source);
+            var item = new WorkItem(++_nextIndex, prompt, model, input, id, source, image);
             var runOn = model ?? DefaultModel;
             var outputs = CostEstimate.Outputs(input);
             if (WhatIfOnly)
@@ -195,6 +200,35 @@ namespace Abstrakt.PowerShell.Commands
                 // Backpressure: sleep until an event arrives, the input has room, or the batch ends.
                 _run.WhenReadyAsync(wantRoom: true).Wait();
                 Drain();
+            }
+        }
+
+        /// <summary>
+        /// The image an item names, checked before anything is sent: a missing, too large or non-image file is that
+        /// item's error (written here, its index skipped) and the batch goes on.
+        /// </summary>
+        /// <param name="reference">A path or URL, or null for none.</param>
+        /// <param name="target">The input item, the error's TargetObject.</param>
+        /// <param name="image">The image, or null when none was named.</param>
+        /// <returns>False when the image cannot be sent.</returns>
+        private protected bool TryImage(string? reference, object? target, out ImageInput? image)
+        {
+            image = null;
+            if (reference is null)
+            {
+                return true;
+            }
+
+            try
+            {
+                image = ImageReference.Resolve(this, reference);
+                return true;
+            }
+            catch (ImageInputException ex)
+            {
+                SkipIndex();
+                WriteError(ImageReference.Error(ex, target));
+                return false;
             }
         }
 
@@ -272,7 +306,7 @@ namespace Abstrakt.PowerShell.Commands
             WriteVerbose($"Batch summary: {summary.Done} done, {summary.Failed} failed, {summary.Retries} retries, {summary.CreditsUsed} credits, {summary.Elapsed.TotalSeconds:0.0} s.");
             if (_run.Completion.IsFaulted && _run.Completion.Exception?.InnerException is BatchFatalException fatal)
             {
-                ThrowTerminatingError(FatalRecord(fatal, DefaultModel));
+                ThrowTerminatingError(ApiErrors.FatalRecord(fatal, DefaultModel));
             }
         }
 
@@ -355,91 +389,7 @@ namespace Abstrakt.PowerShell.Commands
 
         private static string Shorten(string text) => text.Length <= 60 ? text : text.Substring(0, 60) + "…";
 
-        private ErrorRecord ItemRecord(ItemFailed failed) => ItemRecord($"Item {failed.Item.Label}", failed.Error, failed.Item.Source ?? failed.Item.Prompt, failed.Item.Model ?? DefaultModel);
-
-        /// <summary>A failed item or job as a non-terminating error: AbstraktItemFailed.&lt;Reason&gt;, with the input as target.</summary>
-        internal static ErrorRecord ItemRecord(string subject, AbstraktApiException error, object? target, string? model = null)
-        {
-            var record = new ErrorRecord(
-                new AbstraktItemException($"{subject} failed ({error.Code}): {Message(error, model)}", error),
-                ErrorIds.ItemFailed + "." + IdFor(error.Code),
-                CategoryFor(error),
-                target);
-            if (error.Kind == ErrorKind.ItemFatal && error.Code == ErrorCodes.InvalidInput)
-            {
-                record.ErrorDetails = new ErrorDetails(record.Exception.Message) { RecommendedAction = "Fix the item's input; Get-AbstraktModel -Id <model> shows the model's input schema." };
-            }
-
-            return record;
-        }
-
-        /// <summary>What the user reads for an API failure: the service's message, except for an unknown model, which gets a "did you mean".</summary>
-        /// <param name="error">The failure.</param>
-        /// <param name="model">The model the request named, when known.</param>
-        /// <returns>The message.</returns>
-        internal static string Message(AbstraktApiException error, string? model) =>
-            error.Code == ErrorCodes.ModelNotFound && model is not null ? ModelCompleter.UnknownModel(model) : error.Message;
-
-        internal static ErrorRecord FatalRecord(BatchFatalException fatal, string model)
-        {
-            var api = fatal.ApiError;
-            var id = api is null ? ErrorIds.JournalDiffers : ErrorIds.BatchFatal + "." + IdFor(api.Code);
-            var record = new ErrorRecord(fatal, id, api is null ? ErrorCategory.InvalidData : CategoryFor(api), null)
-            {
-                ErrorDetails = new ErrorDetails(api?.Code == ErrorCodes.ModelNotFound ? Message(api, model) : fatal.Message)
-                {
-                    RecommendedAction = api?.Code switch
-                    {
-                        ErrorCodes.Unauthorized => "Check the key: Connect-Abstrakt -ApiKey (Read-Host -AsSecureString). The journal, if any, can be resumed.",
-                        ErrorCodes.QuotaExceeded => "Add credits to the account, then resume the batch with -Resume.",
-                        ErrorCodes.ModelNotFound => "List models with Get-AbstraktModel.",
-                        ErrorCodes.Unreachable => "Check the endpoint (Connect-Abstrakt -Endpoint) and the network, then resume the batch with -Resume.",
-                        ErrorCodes.DiskFull => "Free space on the disk that holds the output directory and the journal, then resume the batch with -Resume.",
-                        _ => "Resume the batch with -Resume once the cause is fixed.",
-                    },
-                },
-            };
-            return record;
-        }
-
-        internal static string IdFor(string code) => code switch
-        {
-            ErrorCodes.Unauthorized => "Unauthorized",
-            ErrorCodes.Forbidden => "Forbidden",
-            ErrorCodes.QuotaExceeded => "QuotaExceeded",
-            ErrorCodes.RateLimited => "RateLimited",
-            ErrorCodes.InvalidInput => "InvalidInput",
-            ErrorCodes.ModelNotFound => "ModelNotFound",
-            ErrorCodes.JobNotFound => "JobNotFound",
-            ErrorCodes.ModelUnavailable => "ModelUnavailable",
-            ErrorCodes.InferenceFailed => "InferenceFailed",
-            ErrorCodes.ProviderFailure => "ProviderFailure",
-            ErrorCodes.Timeout => "Timeout",
-            ErrorCodes.Deadline => "DeadlineExceeded",
-            ErrorCodes.BadResponse => "BadResponse",
-            ErrorCodes.Unreachable => "EndpointUnreachable",
-            ErrorCodes.LocalIo => "LocalIoFailure",
-            ErrorCodes.DiskFull => "DiskFull",
-            ErrorCodes.Unexpected => "UnexpectedFailure",
-            ErrorCodes.DuplicateId => "DuplicateId",
-            ErrorCodes.OutcomeUnknown => "OutcomeUnknown",
-            _ => "TransportFault",
-        };
-
-        internal static ErrorCategory CategoryFor(AbstraktApiException error) => error.StatusCode switch
-        {
-            401 => ErrorCategory.AuthenticationError,
-            403 => ErrorCategory.PermissionDenied,
-            402 => ErrorCategory.QuotaExceeded,
-            404 => ErrorCategory.ObjectNotFound,
-            429 => ErrorCategory.LimitsExceeded,
-            400 => ErrorCategory.InvalidArgument,
-            _ => error.Code is ErrorCodes.Deadline or ErrorCodes.Timeout ? ErrorCategory.OperationTimeout
-                : error.Code is ErrorCodes.Transport or ErrorCodes.Unreachable ? ErrorCategory.ConnectionError
-                : error.Code is ErrorCodes.LocalIo or ErrorCodes.DiskFull ? ErrorCategory.WriteError
-                : error.Code is ErrorCodes.DuplicateId ? ErrorCategory.InvalidArgument
-                : ErrorCategory.InvalidResult,
-        };
+        private ErrorRecord ItemRecord(ItemFailed failed) => ApiErrors.ItemRecord($"Item {failed.Item.Label}", failed.Error, failed.Item.Source ?? failed.Item.Prompt, failed.Item.Model ?? DefaultModel);
     }
 
     /// <summary>The exception carried by an item's error record; its inner exception is the API failure.</summary>

@@ -27,9 +27,9 @@ namespace Abstrakt.PowerShell.Commands
         [Parameter(ParameterSetName = "Service")]
         public Uri Endpoint { get; set; } = new Uri("https://api.abstrakt.one");
 
-        /// <summary>Your plan, so batches pace to its request rate from the first request.</summary>
+        /// <summary>Your plan: its documented rate lets the first requests go before the service's rate-limit headers have been seen.</summary>
         [Parameter(ParameterSetName = "Service")]
-        public SandboxTier? Tier { get; set; }
+        public AbstraktPlan? Tier { get; set; }
 
         /// <summary>Connect without checking the key with a request first.</summary>
         [Parameter(ParameterSetName = "Service")]
@@ -77,8 +77,7 @@ namespace Abstrakt.PowerShell.Commands
                     null));
             }
 
-            var requests = Tier is SandboxTier tier ? SandboxServer.RequestsPerMinute(tier) : null;
-            var connection = new AbstraktConnection(AbstraktSession.CreateClient(Endpoint, new Secret(key!), null, requests), null, false);
+            var connection = new AbstraktConnection(AbstraktSession.CreateClient(Endpoint, new Secret(key!), Tier), null, false);
             if (!SkipCheck)
             {
                 Check(connection);
@@ -116,7 +115,7 @@ namespace Abstrakt.PowerShell.Commands
                 connection.Dispose();
                 if (ex is AggregateException { InnerException: AbstraktApiException api })
                 {
-                    ThrowTerminatingError(new ErrorRecord(api, "Abstrakt" + BatchCmdletBase.IdFor(api.Code), BatchCmdletBase.CategoryFor(api), Endpoint)
+                    ThrowTerminatingError(new ErrorRecord(api, "Abstrakt" + ApiErrors.IdFor(api.Code), ApiErrors.CategoryFor(api), Endpoint)
                     {
                         ErrorDetails = new ErrorDetails($"The key check against {Endpoint} failed ({api.Code}): {api.Message}")
                         {

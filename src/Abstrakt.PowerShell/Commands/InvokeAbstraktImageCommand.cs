@@ -9,15 +9,19 @@ namespace Abstrakt.PowerShell.Commands
     /// <summary>
     /// <para type="synopsis">Generates images from one or more prompts.</para>
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Invoke, "AbstraktImage", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [Cmdlet(VerbsLifecycle.Invoke, "AbstraktImage", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Prompt")]
     [OutputType(typeof(AbstraktResult))]
     public sealed class InvokeAbstraktImageCommand : BatchCmdletBase
     {
         private HashSet<string>? _bindable;
         private string _defaultModel = "flux-schnell";
+        private string? _commandLineId;
+        private string[] _commandLinePrompt = System.Array.Empty<string>();
 
         /// <summary>The prompts.</summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = "Prompt", Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = "Path")]
+        [Parameter(ParameterSetName = "LiteralPath")]
         [Alias("Text")]
         [AllowEmptyString]
         public string[] Prompt { get; set; } = System.Array.Empty<string>();
@@ -51,11 +55,23 @@ namespace Abstrakt.PowerShell.Commands
         [EmptyAsNull]
         public string? Id { get; set; }
 
-        /// <summary>A source image URL, for image-to-image models.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        [Alias("Path", "ImageUrl")]
+        /// <summary>The source image for an image model (image-to-image, an upscaler): a local file, sent inline, or an http(s) URL.</summary>
+        [Parameter(ParameterSetName = "Prompt", ValueFromPipelineByPropertyName = true)]
+        [Alias("ImageUrl")]
         [EmptyAsNull]
         public string? Image { get; set; }
+
+        /// <summary>Image files to run, one item each; wildcards are expanded.</summary>
+        [Parameter(ParameterSetName = "Path", Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
+        public string[]? Path { get; set; }
+
+        /// <summary>Image files to run, one item each, taken exactly as written.</summary>
+        [Parameter(ParameterSetName = "LiteralPath", Mandatory = true)]
+        [Alias("PSPath")]
+        [ValidateNotNullOrEmpty]
+        public string[]? LiteralPath { get; set; }
 
         /// <summary>The pipeline object, kept so columns that bind to nothing are reported.</summary>
         [Parameter(ValueFromPipeline = true, DontShow = true)]
@@ -63,6 +79,13 @@ namespace Abstrakt.PowerShell.Commands
 
         /// <inheritdoc/>
         protected override string Activity => "abstrakt images (" + _defaultModel + ")";
+
+        /// <summary>Replace existing files when outputs are named after their source images; without it such an item fails instead.</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        /// <inheritdoc/>
+        private protected override bool ReplaceOutputs => Force;
 
         /// <inheritdoc/>
         protected override string DefaultModel => _defaultModel;
@@ -76,17 +99,37 @@ namespace Abstrakt.PowerShell.Commands
                 ThrowTerminatingError(new ErrorRecord(new System.ArgumentException(wrong), ErrorIds.WrongModelKind, ErrorCategory.InvalidArgument, _defaultModel));
             }
 
+            _commandLineId = Id;
+            _commandLinePrompt = Prompt;
             _bindable = new HashSet<string>(
                 MyInvocation.MyCommand.Parameters.Values
                     .Where(p => p.Attributes.OfType<ParameterAttribute>().Any(a => a.ValueFromPipelineByPropertyName))
                     .SelectMany(p => p.Aliases.Prepend(p.Name)),
-                System.StringComparer.OrdinalIgnoreCase);
+                System.StringComparer.OrdinalIgnoreCase) { "Path" };
             StartBatch();
         }
 
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
+            if (InputObject?.BaseObject is System.IO.FileSystemInfo piped)
+            {
+                // The binder also made the file its path as -Prompt and its Name -Id: only the command line's count.
+                SubmitImage(_commandLinePrompt.FirstOrDefault() ?? string.Empty, Model ?? _defaultModel, Options(), _commandLineId, piped.FullName, piped);
+                return;
+            }
+
+            if (Path is not null || LiteralPath is not null)
+            {
+                var files = ImageReference.Files(this, Path, LiteralPath).ToList();
+                foreach (var file in files)
+                {
+                    SubmitImage(Prompt.FirstOrDefault() ?? string.Empty, Model ?? _defaultModel, Options(), files.Count == 1 ? _commandLineId : null, file, file);
+                }
+
+                return;
+            }
+
             WarnUnboundColumns(InputObject, _bindable!.Contains, string.Join(", ", _bindable!));
 
             // The binder does not bind a hashtable's keys by name: read them as Start-AbstraktBatch does.
@@ -117,6 +160,34 @@ namespace Abstrakt.PowerShell.Commands
                 return;
             }
 
+            var input = Options();
+            foreach (var pair in table?.Input ?? new Dictionary<string, object?>())
+            {
+                input[pair.Key] = pair.Value;
+            }
+
+            var image = Image ?? table?.Image ?? (InputObject is not null && ItemReader.IsRow(InputObject) ? ItemReader.ImageOf(InputObject) : null);
+            var prompts = table is null ? Prompt : new[] { table.Prompt };
+            var givenId = table?.Id ?? Id;
+            var number = 0;
+            foreach (var prompt in prompts)
+            {
+                number++;
+                if (string.IsNullOrWhiteSpace(prompt))
+                {
+                    SkipIndex();
+                    WriteError(new ErrorRecord(new System.ArgumentException("A prompt is empty."), ErrorIds.EmptyPrompt, ErrorCategory.InvalidArgument, (object?)InputObject ?? prompt));
+                    continue;
+                }
+
+                var id = string.IsNullOrWhiteSpace(givenId) || prompts.Length == 1 ? givenId : $"{givenId}-{number}";
+                SubmitImage(prompt, model, input, id, image, (object?)InputObject ?? prompt);
+            }
+        }
+
+        /// <summary>The inputs the parameters give every item.</summary>
+        private Dictionary<string, object?> Options()
+        {
             var input = new Dictionary<string, object?>();
             if (ImageSize is not null)
             {
@@ -133,31 +204,14 @@ namespace Abstrakt.PowerShell.Commands
                 input["seed"] = s;
             }
 
-            if (!string.IsNullOrEmpty(Image))
-            {
-                input["image_url"] = Image;
-            }
+            return input;
+        }
 
-            foreach (var pair in table?.Input ?? new Dictionary<string, object?>())
+        private void SubmitImage(string prompt, string model, Dictionary<string, object?> input, string? id, string? image, object? target)
+        {
+            if (TryImage(image, target, out var source))
             {
-                input[pair.Key] = pair.Value;
-            }
-
-            var prompts = table is null ? Prompt : new[] { table.Prompt };
-            var givenId = table?.Id ?? Id;
-            var number = 0;
-            foreach (var prompt in prompts)
-            {
-                number++;
-                if (string.IsNullOrWhiteSpace(prompt))
-                {
-                    SkipIndex();
-                    WriteError(new ErrorRecord(new System.ArgumentException("A prompt is empty."), ErrorIds.EmptyPrompt, ErrorCategory.InvalidArgument, (object?)InputObject ?? prompt));
-                    continue;
-                }
-
-                var id = string.IsNullOrWhiteSpace(givenId) || prompts.Length == 1 ? givenId : $"{givenId}-{number}";
-                Submit(prompt, model, input, id, (object?)InputObject ?? prompt);
+                Submit(prompt, model, input, id, target, source);
             }
         }
 

@@ -15,19 +15,46 @@ namespace Abstrakt.PowerShell.Commands
     /// <summary>
     /// <para type="synopsis">Submits a job without waiting for it; returns the job to pass to Wait-AbstraktJob later.</para>
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Submit, "AbstraktJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [Cmdlet(VerbsLifecycle.Submit, "AbstraktJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Prompt")]
     [OutputType(typeof(AbstraktJob))]
     public sealed class SubmitAbstraktJobCommand : ApiCmdletBase
     {
+        private readonly Dictionary<string, string> _imageFields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        private string? _commandLinePrompt;
+
         /// <summary>The prompt.</summary>
-        [Parameter(Position = 0, ValueFromPipeline = true)]
+        [Parameter(ParameterSetName = "Prompt", Position = 0, ValueFromPipeline = true)]
+        [Parameter(ParameterSetName = "Path")]
+        [Parameter(ParameterSetName = "LiteralPath")]
         public string? Prompt { get; set; }
+
+        /// <summary>The source image for an image model: a local file, sent inline, or an http(s) URL.</summary>
+        [Parameter(ParameterSetName = "Prompt")]
+        [Alias("ImageUrl")]
+        [ValidateNotNullOrEmpty]
+        public string? Image { get; set; }
+
+        /// <summary>Image files, one job each; wildcards are expanded.</summary>
+        [Parameter(ParameterSetName = "Path", Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
+        public string[]? Path { get; set; }
+
+        /// <summary>Image files, one job each, taken exactly as written.</summary>
+        [Parameter(ParameterSetName = "LiteralPath", Mandatory = true)]
+        [Alias("PSPath")]
+        [ValidateNotNullOrEmpty]
+        public string[]? LiteralPath { get; set; }
 
         /// <summary>The model.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
         [ArgumentCompleter(typeof(ModelCompleter))]
         public string Model { get; set; } = "flux-schnell";
+
+        /// <summary>The piped object, so a file from Get-ChildItem is an image rather than its path as a prompt.</summary>
+        [Parameter(ValueFromPipeline = true, DontShow = true)]
+        public PSObject? InputObject { get; set; }
 
         /// <summary>Other model inputs.</summary>
         [Parameter]
@@ -38,26 +65,87 @@ namespace Abstrakt.PowerShell.Commands
         public Uri? WebhookUrl { get; set; }
 
         /// <inheritdoc/>
+        protected override void BeginProcessing() => _commandLinePrompt = Prompt;
+
+        /// <inheritdoc/>
         protected override void ProcessRecord()
         {
-            var input = ModelInput.From(Input);
+            if (InputObject?.BaseObject is FileSystemInfo file)
+            {
+                // The binder also turned the file into its path as -Prompt: the prompt is only what the command line gave.
+                Prompt = _commandLinePrompt;
+                SubmitOne(file.FullName, file);
+                return;
+            }
 
+            if (Path is null && LiteralPath is null)
+            {
+                SubmitOne(Image, Image ?? Prompt);
+                return;
+            }
+
+            foreach (var path in ImageReference.Files(this, Path, LiteralPath))
+            {
+                SubmitOne(path, path);
+            }
+        }
+
+        private void SubmitOne(string? imageReference, object? target)
+        {
+            var input = ModelInput.From(Input);
             if (!string.IsNullOrEmpty(Prompt))
             {
                 input["prompt"] = Prompt;
             }
 
-            if (!ShouldProcess(Prompt ?? Model, CostEstimate.Describe(Model, CostEstimate.Outputs(input))))
+            if (imageReference is not null)
+            {
+                try
+                {
+                    var image = ImageReference.Resolve(this, imageReference);
+                    if (ImageFieldOf(Model, target) is not string field)
+                    {
+                        return;
+                    }
+
+                    input[field] = image;
+                }
+                catch (ImageInputException ex)
+                {
+                    WriteError(ImageReference.Error(ex, target));
+                    return;
+                }
+            }
+
+            if (!ShouldProcess(imageReference ?? Prompt ?? Model, CostEstimate.Describe(Model, CostEstimate.Outputs(input))))
             {
                 return;
             }
 
             var request = new RunRequest { Model = Model, Input = input, Sync = false, WebhookUrl = WebhookUrl, IdempotencyKey = Guid.NewGuid().ToString("N") };
-            if (TryCall(t => Client.RunAsync(request, t), Prompt, out var job, Model))
+            if (TryCall(t => Client.RunAsync(request, t), target, out var job, Model))
             {
                 WriteObject(new AbstraktJob(job));
             }
         }
+
+        /// <summary>The model's image field from its input schema, asked once per model per call (not under -WhatIf: nothing is sent).</summary>
+        private string? ImageFieldOf(string model, object? target)
+        {
+            if (_imageFields.TryGetValue(model, out var known) || WhatIf)
+            {
+                return known ?? ImageField.Default;
+            }
+
+            if (!TryCall(t => Client.GetModelAsync(model, t), target, out var info, model))
+            {
+                return null;
+            }
+
+            return _imageFields[model] = ImageField.From(info.InputSchema) ?? ImageField.Default;
+        }
+
+        private bool WhatIf => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter s && s.IsPresent;
     }
 
     /// <summary>The job cmdlets that take job ids (Get, Wait, Stop): one request per id, one job object out.</summary>
@@ -283,7 +371,7 @@ namespace Abstrakt.PowerShell.Commands
 
         /// <summary>Only this category: image, video, audio.</summary>
         [Parameter(ParameterSetName = "List")]
-        [ValidateSet("image", "video", "audio", IgnoreCase = true)]
+        [ValidateSet("image", "image-editing", "video", "audio", IgnoreCase = true)]
         public string? Category { get; set; }
 
         /// <summary>Only models matching this text.</summary>

@@ -22,6 +22,19 @@ namespace Abstrakt.PowerShell.Commands
         [ValidateRange(0.0, 100.0)]
         public double LatencyScale { get; set; } = 1;
 
+        /// <summary>The rate-limit window in seconds (before -TimeScale); the plan's limit applies per window.</summary>
+        [Parameter]
+        [ValidateRange(0.001, 86400.0)]
+        public double RateWindowSec { get; set; } = 60;
+
+        /// <summary>Sliding (a slot frees a window after its request) or Fixed (clock-aligned windows that reset whole).</summary>
+        [Parameter]
+        public RateWindowMode RateWindowMode { get; set; } = RateWindowMode.Sliding;
+
+        /// <summary>Ignore Idempotency-Key, as the real service may: every create makes a new, billed job.</summary>
+        [Parameter]
+        public SwitchParameter IgnoreIdempotencyKey { get; set; }
+
         /// <summary>Shrinks the rate-limit window and retention (0.01: a minute lasts 0.6 s).</summary>
         [Parameter]
         [ValidateRange(0.0001, 100.0)]
@@ -59,6 +72,9 @@ namespace Abstrakt.PowerShell.Commands
                 Tier = Tier,
                 LatencyScale = LatencyScale,
                 TimeScale = TimeScale,
+                RateWindow = TimeSpan.FromSeconds(RateWindowSec),
+                RateWindowMode = RateWindowMode,
+                IgnoreIdempotencyKey = IgnoreIdempotencyKey,
                 SyncTimeout = TimeSpan.FromSeconds(SyncTimeoutSec),
                 Seed = Seed,
                 Port = Port,

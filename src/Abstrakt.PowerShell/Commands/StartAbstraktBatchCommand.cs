@@ -2,6 +2,7 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Management.Automation;
 using System.Security;
 using Abstrakt.Api;
@@ -32,6 +33,23 @@ namespace Abstrakt.PowerShell.Commands
         [Parameter(ParameterSetName = JoinSet)]
         [ValidateNotNullOrEmpty]
         public string? InputFile { get; set; }
+
+        /// <summary>Image files to run, one item each; wildcards are expanded.</summary>
+        [Parameter(ParameterSetName = "Path", Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
+        public string[]? Path { get; set; }
+
+        /// <summary>Image files to run, one item each, taken exactly as written (no wildcards).</summary>
+        [Parameter(ParameterSetName = "LiteralPath", Mandatory = true)]
+        [Alias("PSPath")]
+        [ValidateNotNullOrEmpty]
+        public string[]? LiteralPath { get; set; }
+
+        /// <summary>The prompt of items that carry none: images from the pipeline or -Path, for a model such as image-to-image.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? Prompt { get; set; }
 
         /// <summary>How many items the pipeline will bring, so progress shows a percentage and time left before the input ends.</summary>
         [Parameter(ParameterSetName = "Pipeline")]
@@ -72,9 +90,9 @@ namespace Abstrakt.PowerShell.Commands
         [Parameter]
         public SwitchParameter RetryFailed { get; set; }
 
-        /// <summary>The account's plan: the engine never runs more items at once than the plan allows, and paces to its rate.</summary>
+        /// <summary>The account's plan: the engine never runs more items at once than the plan's documented concurrency.</summary>
         [Parameter]
-        public SandboxTier? Tier { get; set; }
+        public AbstraktPlan? Tier { get; set; }
 
         /// <summary>Submit every item with this webhook URL; the service posts each finished job there.</summary>
         [Parameter]
@@ -102,6 +120,13 @@ namespace Abstrakt.PowerShell.Commands
 
         /// <inheritdoc/>
         protected override string Activity => "abstrakt batch (" + Model + ")";
+
+        /// <summary>Replace existing files when outputs are named after their source images; without it such an item fails instead.</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        /// <inheritdoc/>
+        private protected override bool ReplaceOutputs => Force;
 
         /// <inheritdoc/>
         protected override string DefaultModel => Model;
@@ -179,9 +204,9 @@ namespace Abstrakt.PowerShell.Commands
             options.LeaseTime = TimeSpan.FromSeconds(LeaseSec);
             options.Resume = Resume;
             options.RetryFailed = RetryFailed;
-            if (Tier is SandboxTier tier)
+            if (Tier is AbstraktPlan tier)
             {
-                options.PlanConcurrency = SandboxServer.Concurrency(tier);
+                options.PlanConcurrency = Plans.Concurrency(tier);
             }
         }
 
@@ -213,6 +238,13 @@ namespace Abstrakt.PowerShell.Commands
                     }
                 }
             }
+            else if (Path is not null || LiteralPath is not null)
+            {
+                foreach (var file in ImageReference.Files(this, Path, LiteralPath))
+                {
+                    Read(PSObject.AsPSObject(new FileInfo(file)));
+                }
+            }
             else if (ParameterSetName != JoinSet || MyInvocation.BoundParameters.ContainsKey(nameof(InputObject)))
             {
                 // (A shared runner given no input works on items loaded elsewhere.)
@@ -229,19 +261,50 @@ namespace Abstrakt.PowerShell.Commands
         /// <summary>Reads one item and submits it; reports and skips (never drops silently) what cannot be an item.</summary>
         private void Read(PSObject? obj)
         {
-            if (obj?.BaseObject is not null)
+            if (obj?.BaseObject is null)
+            {
+                Reject(ErrorIds.NullInput, "A pipeline item is null; each item needs a prompt.", obj);
+                return;
+            }
+
+            if (!ImageReference.IsFile(obj))
             {
                 WarnUnboundColumns(obj, ItemReader.Binds, "Prompt (or Text), Model, Id (or Name), ImageSize, NumImages, Seed, Image (or Path, ImageUrl)");
             }
 
-            if (ItemReader.Check(obj, NextIndex, out var rejection) is { } item)
+            ItemFields item;
+            try
             {
-                Submit(item.Prompt, item.Model, item.Input, item.Id, obj);
+                item = ItemReader.Fields(obj);
+            }
+            catch (FormatException ex)
+            {
+                // A bad cell (NumImages=abc) is that row's error, never the batch's end.
+                Reject(ErrorIds.InvalidInput, $"Input row {NextIndex}, {ex.Message}", obj);
+                return;
+            }
+
+            if (item.Image is not null && string.IsNullOrWhiteSpace(item.Prompt))
+            {
+                item.Prompt = Prompt ?? string.Empty;
+            }
+
+            if (!TryImage(item.Image, obj, out var image))
+            {
+                return;
+            }
+
+            if (string.IsNullOrWhiteSpace(item.Prompt) && image is null)
+            {
+                Reject(ErrorIds.EmptyPrompt, ItemReader.IsRow(obj) ? "A pipeline item has no prompt: give it a Prompt (or Text) column." : "A pipeline item has an empty prompt.", obj);
+            }
+            else if (ItemReader.HasUnpairedSurrogate(item.Prompt))
+            {
+                Reject(ErrorIds.InvalidInput, "A prompt contains an unpaired UTF-16 surrogate and cannot be sent as UTF-8.", obj);
             }
             else
             {
-                SkipIndex();
-                WriteError(rejection!);
+                Submit(item.Prompt, item.Model, item.Input, item.Id, obj, image);
             }
         }
 

@@ -120,7 +120,7 @@ namespace Abstrakt.PowerShell.Commands
                 case JobStatus.Failed:
                 case JobStatus.Cancelled:
                     var error = new AbstraktApiException(job.ErrorCode ?? ErrorCodes.InferenceFailed, job.ErrorMessage ?? "The job ended " + job.Status.ToString().ToLowerInvariant() + ".") { JobId = job.JobId };
-                    WriteError(BatchCmdletBase.ItemRecord($"Job {job.JobId}", error, new AbstraktJob(job)));
+                    WriteError(ApiErrors.ItemRecord($"Job {job.JobId}", error, new AbstraktJob(job)));
                     break;
                 default:
                     // job.started / job.progress of the older event scheme.

@@ -50,6 +50,7 @@ namespace Abstrakt.PowerShell.Output
             Prompt = e.Item.Prompt;
             FromJournal = e.FromJournal;
             InputObject = e.Item.Source;
+            SourcePath = e.Item.Image?.Path ?? e.Item.Image?.Url;
             Files = new AbstraktList(e.Files);
             Attempts = e.Attempts;
             DurationSec = Math.Round(e.Duration.TotalSeconds, 3);
@@ -85,6 +86,9 @@ namespace Abstrakt.PowerShell.Output
 
         /// <summary>The prompt (the text, for speech models).</summary>
         public string Prompt { get; } = string.Empty;
+
+        /// <summary>The source image an image model worked on: the local file's full path, or its URL; null for a prompt-only item.</summary>
+        public string? SourcePath { get; }
 
         /// <summary>The model that ran.</summary>
         public string Model { get; }
@@ -220,7 +224,17 @@ namespace Abstrakt.PowerShell.Output
             Credits = model.Credits;
             Description = model.Description;
             InputSchema = model.InputSchema is null ? null : ToPSObject(JsonValues.Parse(model.InputSchema));
+            InputFields = model.InputSchema is not null && JsonValues.Parse(model.InputSchema) is IDictionary<string, object?> schema && schema.TryGetValue("properties", out var p) && p is IDictionary<string, object?> properties
+                ? properties.Keys.ToArray()
+                : Array.Empty<string>();
+            ImageField = Abstrakt.Api.ImageField.From(model.InputSchema);
         }
+
+        /// <summary>The names of the model's inputs (from its input schema, when the catalogue gives it).</summary>
+        public string[] InputFields { get; }
+
+        /// <summary>The input a source image goes in (image_url, image, ...), for image-input models; null for the others.</summary>
+        public string? ImageField { get; }
 
         /// <summary>The model id, for -Model.</summary>
         public string Id { get; }

@@ -95,19 +95,19 @@ namespace Abstrakt.PowerShell.Session
             state.Connection = connection;
         }
 
-        /// <summary>Builds a client for an endpoint, sized for the given concurrency.</summary>
-        public static AbstraktClient CreateClient(Uri endpoint, Secret? key, SandboxServer? sandbox, int? requestsPerMinute) =>
+        /// <summary>Builds a client for an endpoint: it learns the rate limit from the answers, seeded by the plan when given.</summary>
+        public static AbstraktClient CreateClient(Uri endpoint, Secret? key, AbstraktPlan? plan) =>
             new AbstraktClient(new AbstraktClientOptions
             {
                 Endpoint = endpoint,
                 ApiKey = key,
                 MaxConnections = 256,
-                RateLimitWindow = sandbox?.RateLimitWindow ?? TimeSpan.FromMinutes(1),
-                RequestsPerWindow = requestsPerMinute ?? sandbox?.RequestsPerWindow,
+                Plan = plan,
             });
 
+        /// <summary>Connects to a sandbox as to any endpoint: the client gets its address and key, nothing else.</summary>
         public static AbstraktConnection ConnectToSandbox(SandboxServer sandbox, bool owns) =>
-            new AbstraktConnection(CreateClient(sandbox.Uri, sandbox.ApiKey, sandbox, null), sandbox, owns);
+            new AbstraktConnection(CreateClient(sandbox.Uri, sandbox.ApiKey, null), sandbox, owns);
 
         /// <summary>The connection to use: the session's, else ABSTRAKT_API_KEY, else the embedded sandbox.</summary>
         public static AbstraktConnection Resolve(PSCmdlet cmdlet)
@@ -121,7 +121,7 @@ namespace Abstrakt.PowerShell.Session
             var key = Environment.GetEnvironmentVariable(KeyVariable);
             if (!string.IsNullOrWhiteSpace(key))
             {
-                state.Connection = new AbstraktConnection(CreateClient(new Uri("https://api.abstrakt.one"), new Secret(key!), null, null), null, false);
+                state.Connection = new AbstraktConnection(CreateClient(new Uri("https://api.abstrakt.one"), new Secret(key!), null), null, false);
                 return state.Connection;
             }
 

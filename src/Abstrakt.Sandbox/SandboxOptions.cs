@@ -1,21 +1,32 @@
 using System;
+using Abstrakt.Api;
 
 namespace Abstrakt.Sandbox
 {
-    /// <summary>The sandbox's plans, with the documented limits.</summary>
+    /// <summary>The sandbox's plans: the service's documented ones (<see cref="Plans"/>), and none.</summary>
     public enum SandboxTier
     {
-        /// <summary>10 requests per minute, 2 concurrent jobs.</summary>
+        /// <summary>10 requests per window, 2 concurrent jobs.</summary>
         Free,
 
-        /// <summary>100 requests per minute, 10 concurrent jobs.</summary>
+        /// <summary>100 requests per window, 10 concurrent jobs.</summary>
         Pro,
 
-        /// <summary>1000 requests per minute, 50 concurrent jobs.</summary>
+        /// <summary>1000 requests per window, 50 concurrent jobs.</summary>
         Business,
 
         /// <summary>No limits, for local benchmarks.</summary>
         Unlimited,
+    }
+
+    /// <summary>How the sandbox counts requests in its rate-limit window.</summary>
+    public enum RateWindowMode
+    {
+        /// <summary>A log of the last window's requests: a slot frees when its request is a window old.</summary>
+        Sliding,
+
+        /// <summary>A counter per window aligned to the clock (a multiple of the window since the Unix epoch): all slots free at once.</summary>
+        Fixed,
     }
 
     /// <summary>How the sandbox behaves. Change fault rates at run time through <see cref="SandboxServer.Faults"/>.</summary>
@@ -25,8 +36,19 @@ namespace Abstrakt.Sandbox
         /// <value>The default value is <see cref="SandboxTier.Pro"/>.</value>
         public SandboxTier Tier { get; set; } = SandboxTier.Pro;
 
-        /// <summary>Requests per minute instead of the plan's (benchmarks of a given limit); null keeps the plan's.</summary>
-        public int? RequestsPerMinute { get; set; }
+        /// <summary>Requests per rate window instead of the plan's (benchmarks of a given limit); null keeps the plan's.</summary>
+        public int? RequestsPerWindow { get; set; }
+
+        /// <summary>The rate-limit window, before <see cref="TimeScale"/>; the plan's limit applies per window.</summary>
+        /// <value>The default value is one minute.</value>
+        public TimeSpan RateWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+        /// <summary>Whether the window slides or is fixed.</summary>
+        /// <value>The default value is <see cref="Sandbox.RateWindowMode.Sliding"/>.</value>
+        public RateWindowMode RateWindowMode { get; set; } = RateWindowMode.Sliding;
+
+        /// <summary>Ignore the Idempotency-Key header, as the real service may: every create makes a new job.</summary>
+        public bool IgnoreIdempotencyKey { get; set; }
 
         /// <summary>Multiplies every model's latency: 0 answers at once (tests), 1 is realistic.</summary>
         /// <value>The default value is 1.</value>
@@ -35,7 +57,10 @@ namespace Abstrakt.Sandbox
         /// <summary>When set, every job takes exactly this long, whatever the model (benchmarks).</summary>
         public TimeSpan? FixedLatency { get; set; }
 
-        /// <summary>Shrinks the rate-limit window and retention: 0.01 makes a one-minute window 0.6 s.</summary>
+        /// <summary>
+        /// Shrinks the rate-limit window and retention: 0.01 makes a one-minute window 0.6 s. A time-scaled sandbox sends
+        /// <c>X-RateLimit-Reset</c> in scaled seconds (fractions of a real one); otherwise in whole seconds, rounded up.
+        /// </summary>
         /// <value>The default value is 1.</value>
         public double TimeScale { get; set; } = 1;
 

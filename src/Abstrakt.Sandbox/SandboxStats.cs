@@ -12,6 +12,7 @@ namespace Abstrakt.Sandbox
         private long _webhookAttempts, _webhooksDelivered, _webhooksDropped;
         private readonly ConcurrentDictionary<int, long> _byStatus = new ConcurrentDictionary<int, long>();
         private readonly ConcurrentDictionary<string, long> _byKey = new ConcurrentDictionary<string, long>();
+        private readonly ConcurrentDictionary<string, SandboxImage> _inputImages = new ConcurrentDictionary<string, SandboxImage>();
 
 #pragma warning disable CS1591 // Each counter's name says what it counts.
         public long JobsCreated => Interlocked.Read(ref _jobsCreated);
@@ -28,6 +29,11 @@ namespace Abstrakt.Sandbox
         public IReadOnlyDictionary<int, long> ResponsesByStatus => _byStatus.ToDictionary(p => p.Key, p => p.Value);
         public IReadOnlyDictionary<string, long> JobsByIdempotencyKey => _byKey.ToDictionary(p => p.Key, p => p.Value);
 #pragma warning restore CS1591
+
+        /// <summary>Per job of an image-input model, what its input decoded to (width, height, SHA-256), so a test proves the bytes arrived intact.</summary>
+        internal IReadOnlyDictionary<string, SandboxImage> InputImages => _inputImages.ToDictionary(p => p.Key, p => p.Value);
+
+        internal void InputImage(string jobId, SandboxImage image) => _inputImages[jobId] = image;
 
         internal void Request() => Interlocked.Increment(ref _requestsTotal);
         internal void Limited() => Interlocked.Increment(ref _rateLimited);

@@ -16,6 +16,9 @@ namespace Abstrakt.Sandbox
         public int Credits { get; init; } = 1;
         public TimeSpan Latency { get; init; }
         public string[] Aliases { get; init; } = Array.Empty<string>();
+        public string? ImageField { get; init; }
+        public int Scale { get; init; } = 1;
+        public bool Alpha { get; init; }
         public JsonElement Schema { get; init; }
     }
 
@@ -38,6 +41,30 @@ namespace Abstrakt.Sandbox
     ""negative_prompt"": { ""type"": ""string"", ""maxLength"": 10000 },
     ""guidance_scale"": { ""type"": ""number"", ""minimum"": 0, ""maximum"": 20 },
     ""num_inference_steps"": { ""type"": ""integer"", ""minimum"": 1, ""maximum"": 100 }
+  }
+}";
+
+        // The image-input models: the source image is a string field (image_url) holding a URL or a data URI.
+        private const string ImageToImageSchema = @"{
+  ""type"": ""object"",
+  ""required"": [""prompt"", ""image_url""],
+  ""additionalProperties"": false,
+  ""properties"": {
+    ""prompt"": { ""type"": ""string"", ""minLength"": 1, ""maxLength"": 10000, ""description"": ""How to change the image."" },
+    ""image_url"": { ""type"": ""string"", ""format"": ""uri"", ""description"": ""The source image: a URL, or a data: URI."" },
+    ""strength"": { ""type"": ""number"", ""minimum"": 0, ""maximum"": 1, ""default"": 0.8 },
+    ""num_images"": { ""type"": ""integer"", ""minimum"": 1, ""maximum"": 4, ""default"": 1 },
+    ""seed"": { ""type"": ""integer"" }
+  }
+}";
+
+        private const string ImageOnlySchema = @"{
+  ""type"": ""object"",
+  ""required"": [""image_url""],
+  ""additionalProperties"": false,
+  ""properties"": {
+    ""image_url"": { ""type"": ""string"", ""format"": ""uri"", ""description"": ""The source image: a URL, or a data: URI."" },
+    ""seed"": { ""type"": ""integer"" }
   }
 }";
 
@@ -70,6 +97,9 @@ namespace Abstrakt.Sandbox
             Image("fast-sdxl", "Stable Diffusion XL (fast)", "SDXL text-to-image, tuned for speed.", 1, 2, "fal-ai/fast-sdxl"),
             Image("sd3", "Stable Diffusion 3", "Stable Diffusion 3 medium text-to-image.", 4, 5, "fal-ai/stable-diffusion-v3-medium"),
             Image("ideogram", "Ideogram v2", "Text-to-image with strong typography.", 6, 6, "fal-ai/ideogram/v2"),
+            ImageInput("image-to-image", "Image to image", "Changes an image as the prompt says; the output has the source's size.", 2, ImageToImageSchema, "fal-ai/flux/dev/image-to-image"),
+            ImageInput("image-upscaler", "Image upscaler", "Upscales an image to twice its width and height.", 1, ImageOnlySchema, "fal-ai/esrgan", scale: 2),
+            ImageInput("remove-background", "Remove background", "Cuts the subject out: the source's size, with an alpha channel.", 1, ImageOnlySchema, "fal-ai/birefnet", alpha: true),
             new SandboxModel
             {
                 Id = "minimax-video", Name = "MiniMax Video", Category = "video", Credits = 20, Latency = TimeSpan.FromSeconds(90),
@@ -148,6 +178,11 @@ namespace Abstrakt.Sandbox
                     if (schema.TryGetProperty("minLength", out var minLength) && text.Trim().Length < minLength.GetInt32())
                     {
                         return (path, "must not be empty");
+                    }
+
+                    if (schema.TryGetProperty("format", out var format) && format.GetString() == "uri" && !text.StartsWith("data:", StringComparison.Ordinal) && !Uri.TryCreate(text, UriKind.Absolute, out _))
+                    {
+                        return (path, "must be an absolute URL or a data: URI");
                     }
 
                     if (schema.TryGetProperty("maxLength", out var maxLength) && text.Length > maxLength.GetInt32())
@@ -231,6 +266,21 @@ namespace Abstrakt.Sandbox
             Latency = TimeSpan.FromSeconds(latencySeconds),
             Aliases = new[] { alias },
             Schema = Parse(ImageSchema),
+        };
+
+        private static SandboxModel ImageInput(string id, string name, string description, int credits, string schema, string alias, int scale = 1, bool alpha = false) => new SandboxModel
+        {
+            Id = id,
+            Name = name,
+            Category = "image-editing",
+            Description = description,
+            Credits = credits,
+            Latency = TimeSpan.FromSeconds(0.5),
+            Aliases = new[] { alias },
+            Schema = Parse(schema),
+            ImageField = "image_url",
+            Scale = scale,
+            Alpha = alpha,
         };
 
         private static JsonElement Parse(string json)

@@ -69,10 +69,10 @@ namespace Abstrakt.Sandbox
         public SandboxStats Stats { get; } = new SandboxStats();
 
         /// <summary>The rate-limit window after time scaling.</summary>
-        public TimeSpan RateLimitWindow => TimeSpan.FromTicks((long)(TimeSpan.FromMinutes(1).Ticks * _options.TimeScale));
+        public TimeSpan RateLimitWindow => TimeSpan.FromTicks((long)(_options.RateWindow.Ticks * _options.TimeScale));
 
-        /// <summary>Requests per window for the plan; null when unlimited.</summary>
-        public int? RequestsPerWindow => _options.RequestsPerMinute ?? RequestsPerMinute(_options.Tier);
+        /// <summary>Requests per window; null when unlimited.</summary>
+        public int? RequestsPerWindow => _options.RequestsPerWindow ?? (Plan(_options.Tier) is AbstraktPlan plan ? Plans.RequestsPerMinute(plan) : null);
 
         /// <summary>Starts a sandbox on 127.0.0.1.</summary>
         /// <param name="options">How it behaves; null for the defaults.</param>
@@ -80,9 +80,9 @@ namespace Abstrakt.Sandbox
         public static SandboxServer Start(SandboxOptions? options = null)
         {
             options ??= new SandboxOptions();
-            if (options.TimeScale <= 0 || options.LatencyScale < 0)
+            if (options.TimeScale <= 0 || options.LatencyScale < 0 || options.RateWindow < TimeSpan.FromMilliseconds(1))
             {
-                throw new ArgumentOutOfRangeException(nameof(options), "TimeScale must be above 0 and LatencyScale at least 0.");
+                throw new ArgumentOutOfRangeException(nameof(options), "TimeScale must be above 0, LatencyScale at least 0 and RateWindow at least 1 ms.");
             }
 
             var server = new SandboxServer(options);
@@ -91,27 +91,15 @@ namespace Abstrakt.Sandbox
             return server;
         }
 
-        /// <summary>The plan's requests per minute; null when unlimited.</summary>
-        /// <param name="tier">The plan.</param>
-        /// <returns>The limit.</returns>
-        public static int? RequestsPerMinute(SandboxTier tier) => tier switch
+        private static AbstraktPlan? Plan(SandboxTier tier) => tier switch
         {
-            SandboxTier.Free => 10,
-            SandboxTier.Pro => 100,
-            SandboxTier.Business => 1000,
+            SandboxTier.Free => AbstraktPlan.Free,
+            SandboxTier.Pro => AbstraktPlan.Pro,
+            SandboxTier.Business => AbstraktPlan.Business,
             _ => null,
         };
 
-        /// <summary>The plan's concurrent jobs.</summary>
-        /// <param name="tier">The plan.</param>
-        /// <returns>The limit.</returns>
-        public static int Concurrency(SandboxTier tier) => tier switch
-        {
-            SandboxTier.Free => 2,
-            SandboxTier.Pro => 10,
-            SandboxTier.Business => 50,
-            _ => 4096,
-        };
+        private static int Concurrency(SandboxTier tier) => Plan(tier) is AbstraktPlan plan ? Plans.Concurrency(plan) : 4096;
 
         /// <summary>Issues another key, with only the given scopes and credits (to test FORBIDDEN and QUOTA_EXCEEDED).</summary>
         /// <param name="scopes">The scopes; null for all.</param>
@@ -296,16 +284,28 @@ namespace Abstrakt.Sandbox
                     sync = false;
                 }
 
+                SandboxImage? image = null;
+                if (model.ImageField is string field && input.TryGetProperty(field, out var source) && source.ValueKind == JsonValueKind.String)
+                {
+                    var (decoded, problem) = await SandboxImages.ReadAsync(source.GetString()!, cancellationToken).ConfigureAwait(false);
+                    if (problem is not null)
+                    {
+                        return Error(400, ErrorCodes.InvalidInput, "input." + field + " " + problem + ".", Details("input." + field, problem));
+                    }
+
+                    image = decoded;
+                }
+
                 var idempotencyKey = request.Header("Idempotency-Key");
                 SandboxJob job;
-                if (idempotencyKey is not null)
+                if (idempotencyKey is not null && !_options.IgnoreIdempotencyKey)
                 {
                     var created = false;
                     HttpResponseData? refusal = null;
                     var lazy = _byIdempotencyKey.GetOrAdd(account.Key + "\n" + idempotencyKey, _ => new Lazy<SandboxJob>(() =>
                     {
                         created = true;
-                        return CreateJob(account, model, input, webhook, idempotencyKey, out refusal)!;
+                        return CreateJob(account, model, input, webhook, idempotencyKey, image, out refusal)!;
                     }));
                     job = lazy.Value;
                     if (refusal is not null || job is null)
@@ -327,7 +327,8 @@ namespace Abstrakt.Sandbox
                 }
                 else
                 {
-                    job = CreateJob(account, model, input, webhook, null, out var refusal)!;
+                    // An ignored key is still counted, so a test sees every job made for it.
+                    job = CreateJob(account, model, input, webhook, idempotencyKey, image, out var refusal)!;
                     if (refusal is not null)
                     {
                         return refusal;
@@ -343,7 +344,7 @@ namespace Abstrakt.Sandbox
             }
         }
 
-        private SandboxJob? CreateJob(SandboxAccount account, SandboxModel model, JsonElement input, Uri? webhook, string? idempotencyKey, out HttpResponseData? refusal)
+        private SandboxJob? CreateJob(SandboxAccount account, SandboxModel model, JsonElement input, Uri? webhook, string? idempotencyKey, SandboxImage? image, out HttpResponseData? refusal)
         {
             var problem = SandboxCatalog.Validate(model.Schema, input);
             if (problem is not null)
@@ -365,7 +366,9 @@ namespace Abstrakt.Sandbox
                 account.Credits -= cost; // reserved now, refunded on failure or cancel
             }
 
-            var (width, height) = model.Category == "video" ? (256, 144) : SandboxCatalog.ImageSize(input);
+            // An image-input model's output derives from its input: same size, or scaled (the upscaler).
+            var (width, height) = image is not null ? (image.Width * model.Scale, image.Height * model.Scale)
+                : model.Category == "video" ? (256, 144) : SandboxCatalog.ImageSize(input);
             var now = DateTimeOffset.UtcNow;
             var job = new SandboxJob
             {
@@ -385,6 +388,11 @@ namespace Abstrakt.Sandbox
             _jobs[job.Id] = job;
             PurgeExpiredWhenDue();
             Stats.Created(idempotencyKey);
+            if (image is not null)
+            {
+                Stats.InputImage(job.Id, image);
+            }
+
             refusal = null;
             _ = Task.Run(() => ProcessAsync(job));
             return job;
@@ -609,34 +617,77 @@ namespace Abstrakt.Sandbox
             }
 
             var now = DateTimeOffset.UtcNow;
-            var window = RateLimitWindow;
             lock (account.RecentRequests)
             {
-                while (account.RecentRequests.Count > 0 && account.RecentRequests.Peek() <= now - window)
-                {
-                    account.RecentRequests.Dequeue();
-                }
-
-                var full = account.RecentRequests.Count >= limit;
-                if (!full)
-                {
-                    account.RecentRequests.Enqueue(now);
-                }
-
-                var reset = account.RecentRequests.Count > 0 ? account.RecentRequests.Peek() + window : now + window;
+                var (used, reset) = _options.RateWindowMode == RateWindowMode.Fixed ? CountFixed(account, now, limit) : CountSliding(account, now, limit);
+                var full = used > limit;
                 headers["X-RateLimit-Limit"] = limit.ToString(CultureInfo.InvariantCulture);
-                headers["X-RateLimit-Remaining"] = Math.Max(0, limit - account.RecentRequests.Count).ToString(CultureInfo.InvariantCulture);
-                headers["X-RateLimit-Reset"] = (reset.ToUnixTimeMilliseconds() / 1000.0).ToString(_options.TimeScale < 1 ? "0.000" : "0", CultureInfo.InvariantCulture);
+                headers["X-RateLimit-Remaining"] = Math.Max(0, limit - used).ToString(CultureInfo.InvariantCulture);
+                headers["X-RateLimit-Reset"] = ResetHeader(reset);
                 if (!full)
                 {
                     return null;
                 }
 
                 var wait = Math.Max(1, (int)Math.Ceiling((reset - now).TotalSeconds));
-                var response = Error(429, ErrorCodes.RateLimited, $"Rate limit of {limit} requests per minute exceeded.", retryAfter: wait);
+                var response = Error(429, ErrorCodes.RateLimited, $"Rate limit of {limit} requests per {RateLimitWindow.TotalSeconds:0.###} s exceeded.", retryAfter: wait);
                 response.Headers["Retry-After"] = wait.ToString(CultureInfo.InvariantCulture);
                 return response;
             }
+        }
+
+        /// <summary>Counts a request in a sliding log (refused ones are not logged): the count with it, and when a slot frees.</summary>
+        private (int Used, DateTimeOffset Reset) CountSliding(SandboxAccount account, DateTimeOffset now, int limit)
+        {
+            var window = RateLimitWindow;
+            var log = account.RecentRequests;
+            while (log.Count > 0 && log.Peek() <= now - window)
+            {
+                log.Dequeue();
+            }
+
+            var used = log.Count + 1;
+            if (used <= limit)
+            {
+                log.Enqueue(now);
+            }
+
+            return (used, log.Peek() + window);
+        }
+
+        /// <summary>Counts a request in the clock-aligned window it falls in: the count with it, and the window's end.</summary>
+        private (int Used, DateTimeOffset Reset) CountFixed(SandboxAccount account, DateTimeOffset now, int limit)
+        {
+            var window = RateLimitWindow.Ticks;
+            var epoch = DateTimeOffset.FromUnixTimeMilliseconds(0);
+            var start = epoch.AddTicks((now - epoch).Ticks / window * window);
+            if (start != account.FixedWindowStart)
+            {
+                account.FixedWindowStart = start;
+                account.FixedWindowCount = 0;
+            }
+
+            var used = account.FixedWindowCount + 1;
+            if (used <= limit)
+            {
+                account.FixedWindowCount = used;
+            }
+
+            return (used, start.AddTicks(window));
+        }
+
+        /// <summary>
+        /// Unix seconds rounded up (never earlier than the slot frees), whole as the service sends them; a time-scaled
+        /// sandbox rounds to its scaled second instead, so a client sees what it would from a real window.
+        /// </summary>
+        private string ResetHeader(DateTimeOffset reset)
+        {
+            var second = Math.Min(1, _options.TimeScale);
+            // From ticks, not whole milliseconds: truncating to the millisecond could announce a reset up to 1 ms before
+            // the slot frees, and a client that trusts it exactly is then refused.
+            var unixSeconds = (reset - DateTimeOffset.FromUnixTimeMilliseconds(0)).Ticks / (double)TimeSpan.TicksPerSecond;
+            var seconds = Math.Ceiling(unixSeconds / second) * second;
+            return seconds.ToString(second < 1 ? "0.###" : "0", CultureInfo.InvariantCulture);
         }
 
         private HttpResponseData ServeOutput(HttpRequestData request)
@@ -654,6 +705,7 @@ namespace Abstrakt.Sandbox
             {
                 "video" => new HttpResponseData { ContentType = "image/apng", Body = SyntheticMedia.AnimatedPng(job.Prompt, seed, job.Width, job.Height, 8) },
                 "audio" => new HttpResponseData { ContentType = "audio/wav", Body = SyntheticMedia.Wav(job.Prompt, seed, 1.0) },
+                _ when job.Model.Alpha => new HttpResponseData { ContentType = "image/png", Body = SyntheticMedia.PngWithAlpha(job.Prompt, seed, job.Width, job.Height) },
                 _ => new HttpResponseData { ContentType = "image/png", Body = SyntheticMedia.Png(job.Prompt, seed, job.Width, job.Height) },
             };
         }
@@ -679,6 +731,7 @@ namespace Abstrakt.Sandbox
                         ["webhooks_dropped"] = Stats.WebhooksDropped,
                         ["responses_by_status"] = Stats.ResponsesByStatus.ToDictionary(p => p.Key.ToString(CultureInfo.InvariantCulture), p => (object?)p.Value),
                         ["jobs_by_idempotency_key"] = Stats.JobsByIdempotencyKey.ToDictionary(p => p.Key, p => (object?)p.Value),
+                        ["input_images"] = Stats.InputImages.ToDictionary(p => p.Key, p => (object?)new Dictionary<string, object?> { ["width"] = p.Value.Width, ["height"] = p.Value.Height, ["media_type"] = p.Value.MediaType, ["sha256"] = p.Value.Sha256 }),
                     });
                 case "POST /_sandbox/expire":
                     ExpireAllJobs();
@@ -700,7 +753,7 @@ namespace Abstrakt.Sandbox
                 .ToList();
             return Json(200, new Dictionary<string, object?>
             {
-                ["models"] = matching.Skip(offset).Take(limit).Select(m => ModelJson(m, withSchema: false)).ToList(),
+                ["models"] = matching.Skip(offset).Take(limit).Select(m => ModelJson(m, withSchema: true)).ToList(),
                 ["total"] = matching.Count,
                 ["limit"] = limit,
                 ["offset"] = offset,

@@ -26,6 +26,11 @@ namespace Abstrakt.Sandbox
 
         /// <summary>Times of the requests accepted in the current rate window (sliding log).</summary>
         public Queue<DateTimeOffset> RecentRequests { get; } = new Queue<DateTimeOffset>();
+
+        /// <summary>The start of the current fixed window, and the requests accepted in it (under the lock of <see cref="RecentRequests"/>).</summary>
+        public DateTimeOffset FixedWindowStart { get; set; }
+
+        public int FixedWindowCount { get; set; }
     }
 
     /// <summary>A job the sandbox runs.</summary>

@@ -16,6 +16,26 @@ namespace Abstrakt.Sandbox
         public static byte[] Png(string prompt, long seed, int width, int height) =>
             EncodePng(width, height, new[] { Render(prompt, seed, width, height, 0) });
 
+        /// <summary>As <see cref="Png"/>, with an alpha channel: opaque in an ellipse, transparent around it (a cut-out subject).</summary>
+        public static byte[] PngWithAlpha(string prompt, long seed, int width, int height)
+        {
+            var rgb = Render(prompt, seed, width, height, 0);
+            var rgba = new byte[height * ((width * 4) + 1)];
+            for (var y = 0; y < height; y++)
+            {
+                for (var x = 0; x < width; x++)
+                {
+                    var from = (y * ((width * 3) + 1)) + 1 + (x * 3);
+                    var to = (y * ((width * 4) + 1)) + 1 + (x * 4);
+                    Buffer.BlockCopy(rgb, from, rgba, to, 3);
+                    var (dx, dy) = (((x + 0.5) / width) - 0.5, ((y + 0.5) / height) - 0.5);
+                    rgba[to + 3] = (dx * dx) + (dy * dy) <= 0.16 ? (byte)255 : (byte)0;
+                }
+            }
+
+            return EncodePng(width, height, new[] { rgba }, colourType: 6);
+        }
+
         /// <summary>An animated PNG: a few frames of the same picture with its discs moving.</summary>
         public static byte[] AnimatedPng(string prompt, long seed, int width, int height, int frames)
         {
@@ -177,7 +197,7 @@ namespace Abstrakt.Sandbox
             }
         }
 
-        private static byte[] EncodePng(int width, int height, IReadOnlyList<byte[]> frames)
+        private static byte[] EncodePng(int width, int height, IReadOnlyList<byte[]> frames, byte colourType = 2)
         {
             using var png = new MemoryStream();
             png.Write(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, 0, 8);
@@ -185,7 +205,7 @@ namespace Abstrakt.Sandbox
             WriteInt(header, 0, width);
             WriteInt(header, 4, height);
             header[8] = 8; // bit depth
-            header[9] = 2; // truecolour RGB
+            header[9] = colourType; // 2: truecolour RGB, 6: RGB with alpha
             WriteChunk(png, "IHDR", header);
             if (frames.Count == 1)
             {

@@ -1,0 +1,194 @@
+using Abstrakt.Api;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Abstrakt.Core.Tests;
+
+/// <summary>The rate gate on a fake clock: what it lets through is decided by the answers' headers alone.</summary>
+public sealed class RateGateTests
+{
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 28, 12, 0, 0, TimeSpan.Zero));
+
+    private static RateTicket? Turn(RateGate gate) => gate.TryTake(out var ticket, out _) ? ticket : null;
+
+    private static int Turns(RateGate gate, int most)
+    {
+        var given = 0;
+        while (given < most && Turn(gate) is not null)
+        {
+            given++;
+        }
+
+        return given;
+    }
+
+    private RateHeaders Answer(int limit, int remaining, TimeSpan resetIn) => new(limit, remaining, _time.GetUtcNow() + resetIn);
+
+    /// <summary>A gate whose first request (its probe) was answered with these headers.</summary>
+    private RateGate AfterProbe(int limit, int remaining, TimeSpan resetIn)
+    {
+        var gate = new RateGate(_time);
+        gate.Observe(Turn(gate)!.Value, Answer(limit, remaining, resetIn));
+        return gate;
+    }
+
+    /// <summary>No turn until <paramref name="held"/> has passed on the clock, then one.</summary>
+    private void AssertHeldFor(RateGate gate, TimeSpan held)
+    {
+        Assert.Null(Turn(gate));
+        _time.Advance(held - TimeSpan.FromTicks(1));
+        Assert.Null(Turn(gate));
+        _time.Advance(TimeSpan.FromTicks(1));
+        Assert.NotNull(Turn(gate));
+    }
+
+    [Fact]
+    public void WaitTurn_BeforeAnyAnswer_SendsOneProbeAlone()
+    {
+        var gate = new RateGate(_time);
+
+        var probe = Turn(gate);
+
+        Assert.NotNull(probe);
+        Assert.Null(Turn(gate));
+        gate.Observe(probe!.Value, Answer(20, 19, TimeSpan.FromSeconds(5)));
+        Assert.NotNull(Turn(gate));
+    }
+
+    [Fact]
+    public void WaitTurn_PlanSeed_LetsTheSeedGoBeforeAnyAnswer()
+    {
+        var gate = new RateGate(_time, seedRequests: 3);
+
+        Assert.Equal(3, Turns(gate, 10));
+    }
+
+    [Fact]
+    public void WaitTurn_SpendsTheRemainingBudgetThenProbesAtTheReset()
+    {
+        var gate = new RateGate(_time);
+        var probe = Turn(gate)!.Value;
+        gate.Observe(probe, Answer(5, 4, TimeSpan.FromSeconds(10)));
+        var burst = Enumerable.Range(0, 4).Select(_ => Turn(gate)).ToList();
+        foreach (var ticket in burst)
+        {
+            gate.Observe(ticket!.Value, Answer(5, 0, TimeSpan.FromSeconds(10)));
+        }
+
+        Assert.All(burst, t => Assert.NotNull(t));
+        Assert.Null(Turn(gate));
+        _time.Advance(TimeSpan.FromSeconds(9.9));
+        Assert.Null(Turn(gate));
+        _time.Advance(TimeSpan.FromSeconds(0.1));
+        var next = Turn(gate);
+        Assert.NotNull(next);
+        Assert.Null(Turn(gate)); // one probe until its answer says what came back
+        gate.Observe(next!.Value, Answer(5, 4, TimeSpan.FromSeconds(10)));
+        Assert.Equal(4, Turns(gate, 10));
+        Assert.Equal(5, gate.Limit);
+        Assert.Equal(TimeSpan.FromSeconds(10), gate.Window);
+    }
+
+    /// <summary>A probe answered "10 per window, 9 left", then three more sent and not yet answered.</summary>
+    private (RateGate Gate, List<RateTicket> Sent) ThreeSentAfterAProbe()
+    {
+        var gate = AfterProbe(10, 9, TimeSpan.FromSeconds(5));
+        return (gate, Enumerable.Range(0, 3).Select(_ => Turn(gate)!.Value).ToList());
+    }
+
+    [Fact]
+    public void Observe_AnswersOutOfOrder_SpendWhatTheLowestCountLeaves()
+    {
+        var (gate, sent) = ThreeSentAfterAProbe();
+
+        // The server counted the third first and the first last: 6 left after all four.
+        gate.Observe(sent[2], Answer(10, 8, TimeSpan.FromSeconds(5)));
+        gate.Observe(sent[1], Answer(10, 7, TimeSpan.FromSeconds(5)));
+        gate.Observe(sent[0], Answer(10, 6, TimeSpan.FromSeconds(5)));
+
+        Assert.Equal(6, Turns(gate, 20));
+    }
+
+    [Fact]
+    public void Observe_UnansweredRequests_AreCountedAgainstTheBudget()
+    {
+        var (gate, sent) = ThreeSentAfterAProbe();
+
+        // The last one sent is answered first; the two before it may reach the server after it.
+        gate.Observe(sent[2], Answer(10, 8, TimeSpan.FromSeconds(5)));
+
+        Assert.Equal(6, Turns(gate, 20));
+    }
+
+    [Fact]
+    public void Observe_AbsurdlyDistantReset_WaitsAtMostAnHour()
+    {
+        var gate = AfterProbe(10, 0, TimeSpan.FromDays(30));
+
+        AssertHeldFor(gate, TimeSpan.FromHours(1));
+        Assert.Null(gate.Window); // a clamped reset tells nothing about the window
+    }
+
+    [Fact]
+    public void Observe_ResetAlreadyPast_ProbesAgainOnlyAfterAnAnswer()
+    {
+        var gate = AfterProbe(10, 0, TimeSpan.FromSeconds(-10));
+
+        AssertHeldFor(gate, TimeSpan.FromMilliseconds(50));
+        Assert.Null(Turn(gate));
+    }
+
+    [Fact]
+    public void Pause_TooManyRequests_HoldsEveryRequestUntilTheHint()
+    {
+        var gate = AfterProbe(100, 99, TimeSpan.FromSeconds(60));
+
+        gate.Pause(TimeSpan.FromSeconds(2));
+
+        AssertHeldFor(gate, TimeSpan.FromSeconds(2));
+    }
+
+    [Fact]
+    public void WaitTurn_AfterTheResetWithTheProbeUnanswered_OwnLogFreesWhatLeftTheLearntWindow()
+    {
+        var gate = new RateGate(_time);
+        gate.Observe(Turn(gate)!.Value, Answer(2, 1, TimeSpan.FromSeconds(1)));
+        gate.Observe(Turn(gate)!.Value, Answer(2, 0, TimeSpan.FromSeconds(1)));
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.NotNull(Turn(gate)); // the probe, left unanswered (a slow synchronous run)
+        Assert.Null(Turn(gate));
+        _time.Advance(TimeSpan.FromMilliseconds(60)); // the two first sends are a learnt window and its margin old
+
+        Assert.Equal(1, Turns(gate, 5));
+    }
+
+    [Fact]
+    public async Task WaitTurn_HeldBack_IsReleasedByTheAnswerThatFreesIt()
+    {
+        var gate = new RateGate(_time);
+        var probe = Turn(gate)!.Value;
+        var waiting = gate.WaitTurnAsync(CancellationToken.None);
+        Assert.False(waiting.IsCompleted);
+        Assert.Equal(1, gate.Waiting);
+
+        gate.Observe(probe, Answer(20, 19, TimeSpan.FromSeconds(5)));
+
+        await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, gate.Waiting);
+    }
+
+    [Fact]
+    public async Task WaitTurn_Cancelled_StopsWaitingAndTakesNoTurn()
+    {
+        var gate = AfterProbe(10, 0, TimeSpan.FromSeconds(30));
+        using var cancel = new CancellationTokenSource();
+        var waiting = gate.WaitTurnAsync(cancel.Token);
+
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(0, gate.Waiting);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.NotNull(Turn(gate)); // the cancelled wait took no turn: the probe after the reset is free
+    }
+}
