@@ -4,12 +4,15 @@ using BenchmarkDotNet.Running;
 
 // dotnet run --project bench/Abstrakt.Bench -c Release            whole-batch scenarios -> docs/benchmarks.md
 // dotnet run --project bench/Abstrakt.Bench -c Release -- -micro  BenchmarkDotNet micro-benchmarks
+// dotnet run --project bench/Abstrakt.Bench -c Release -- distributed  the shared store (docs/distributed.md)
 switch (args.FirstOrDefault())
 {
     case "serve":
         return ChildSandbox.Serve(args[1..]);
     case "scale-run":
         return await Scenarios.ScaleRunAsync(int.Parse(args[1]), new Uri(args[2]), args[3]);
+    case "distributed":
+        return await Distributed.RunAsync(FindRepoRoot());
     case "-rate":
         // Scenario 4 alone: replaces its rows in docs/benchmarks.md.
         var rateRows = new List<string>();

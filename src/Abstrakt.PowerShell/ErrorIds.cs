@@ -21,6 +21,10 @@ namespace Abstrakt.PowerShell
         public const string JournalCorrupt = "AbstraktJournalCorrupt";
         public const string JournalDiffers = "AbstraktJournalDiffers";
         public const string JournalInUse = "AbstraktJournalInUse";
+        public const string StoreUnavailable = "AbstraktStoreUnavailable";
+        public const string StoreInvalid = "AbstraktStoreInvalid";
+        public const string BatchNotFound = "AbstraktBatchNotFound";
+        public const string StoreConflict = "AbstraktStoreConflict";
         public const string ResumeNeedsJournal = "AbstraktResumeNeedsJournal";
         public const string WebhookSecretMissing = "AbstraktWebhookSecretMissing";
         public const string WebhookListenerFailed = "AbstraktWebhookListenerFailed";

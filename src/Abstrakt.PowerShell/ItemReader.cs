@@ -121,6 +121,52 @@ namespace Abstrakt.PowerShell
         /// <returns>The image reference.</returns>
         public static string? ImageOf(PSObject row) => Text(row, Columns[6]);
 
+        /// <summary>Reads one pipeline object as an item, or says why it cannot be one (null, a bad cell, no prompt, an unpaired surrogate).</summary>
+        /// <param name="obj">The pipeline object.</param>
+        /// <param name="row">Its 1-based position, for messages.</param>
+        /// <param name="rejection">Why it cannot be an item (TargetObject: the object).</param>
+        /// <returns>The fields, or null.</returns>
+        public static ItemFields? Check(PSObject? obj, long row, out ErrorRecord? rejection)
+        {
+            rejection = null;
+            if (obj?.BaseObject is null)
+            {
+                rejection = Rejection(ErrorIds.NullInput, "A pipeline item is null; each item needs a prompt.", obj);
+                return null;
+            }
+
+            ItemFields item;
+            try
+            {
+                item = Fields(obj);
+            }
+            catch (FormatException ex)
+            {
+                // A bad cell (NumImages=abc) is that row's error, never the batch's end.
+                rejection = Rejection(ErrorIds.InvalidInput, $"Input row {row}, {ex.Message}", obj);
+                return null;
+            }
+
+            if (string.IsNullOrWhiteSpace(item.Prompt))
+            {
+                rejection = Rejection(ErrorIds.EmptyPrompt, IsRow(obj) ? "A pipeline item has no prompt: give it a Prompt (or Text) column." : "A pipeline item has an empty prompt.", obj);
+            }
+            else if (HasUnpairedSurrogate(item.Prompt))
+            {
+                rejection = Rejection(ErrorIds.InvalidInput, "A prompt contains an unpaired UTF-16 surrogate and cannot be sent as UTF-8.", obj);
+            }
+
+            return rejection is null ? item : null;
+        }
+
+        /// <summary>An input that cannot be an item, as a non-terminating error targeting it.</summary>
+        /// <param name="errorId">The error id.</param>
+        /// <param name="message">What is wrong.</param>
+        /// <param name="obj">The input.</param>
+        /// <returns>The record.</returns>
+        public static ErrorRecord Rejection(string errorId, string message, PSObject? obj) =>
+            new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, obj);
+
         /// <summary>True when a row has a non-empty Prompt (or Text) column.</summary>
         /// <param name="row">The row.</param>
         /// <returns>True when it has a prompt.</returns>
@@ -130,6 +176,28 @@ namespace Abstrakt.PowerShell
         /// <param name="value">The pipeline object.</param>
         /// <returns>True for a row.</returns>
         public static bool IsRow(PSObject value) => !(value.BaseObject is string || value.BaseObject.GetType().IsPrimitive);
+
+        internal static bool HasUnpairedSurrogate(string text)
+        {
+            for (var i = 0; i < text.Length; i++)
+            {
+                if (char.IsHighSurrogate(text[i]))
+                {
+                    if (i + 1 >= text.Length || !char.IsLowSurrogate(text[i + 1]))
+                    {
+                        return true;
+                    }
+
+                    i++;
+                }
+                else if (char.IsLowSurrogate(text[i]))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
 
         private static T WholeNumber<T>(string column, string text)
         {

@@ -2,7 +2,8 @@
 # Every example in docs/cmdlets/*.md runs as written, against a fresh sandbox, with ErrorAction Stop:
 # help that shows a command which no longer works fails here. Only what cannot run on one machine is
 # rewritten: public webhook URLs become a loopback listener, the production endpoint the sandbox, and
-# the placeholders a web framework or a vault would provide are given stand-ins below.
+# the placeholders a web framework or a vault would provide are given stand-ins below. An example that
+# names $env:ABSTRAKT_STORE gets a new database in a throwaway PostgreSQL cluster.
 
 BeforeDiscovery {
     $docs = [IO.Path]::Combine($PSScriptRoot, '..', '..', 'docs', 'cmdlets')
@@ -38,6 +39,7 @@ BeforeAll {
 }
 
 AfterAll {
+    Stop-TestPostgres $script:pg
     Stop-AbstraktSandbox
     Remove-Module Abstrakt -ErrorAction SilentlyContinue
 }
@@ -79,7 +81,7 @@ Describe 'Documented examples' {
     AfterEach {
         Pop-Location
         $PSDefaultParameterValues.Remove('Connect-Abstrakt:Endpoint')
-        Remove-Item Env:ABSTRAKT_WEBHOOK_SECRET, Env:ABSTRAKT_API_KEY -ErrorAction SilentlyContinue
+        Remove-Item Env:ABSTRAKT_WEBHOOK_SECRET, Env:ABSTRAKT_API_KEY, Env:ABSTRAKT_STORE -ErrorAction SilentlyContinue
     }
 
     It '<Cmdlet>: <Title>' -ForEach $examples {
@@ -90,6 +92,10 @@ Describe 'Documented examples' {
         }
         $prefix = Get-FreeLoopbackPrefix
         $code = $Code -replace 'https://[\w.-]*example\.org/[\w/.-]*', $prefix -replace 'http://\+:\d+/abstrakt/', $prefix -replace 'job_01hx2k9', $jobs[0].JobId
+        if ($code -match 'ABSTRAKT_STORE') {
+            if (-not $script:pg) { $script:pg = Start-TestPostgres }
+            $env:ABSTRAKT_STORE = New-TestPostgresDatabase $script:pg
+        }
         $ErrorActionPreference = 'Stop'
         $example = [scriptblock]::Create($code)
         # An example written as a handler (param($Request)) gets the stand-in of that name.
@@ -100,7 +106,7 @@ Describe 'Documented examples' {
         $output = . $example @arguments
         if ($Cmdlet -eq 'ConvertFrom-AbstraktWebhook' -and $code -match 'Push-OutputBinding') { $script:pushed.StatusCode | Should -Be 200 }
         if ($Cmdlet -eq 'Test-AbstraktWebhookSignature') { $ok | Should -BeTrue; $script:podeStatus | Should -BeNullOrEmpty }
-        if ($code -match 'Start-AbstraktBatch|Invoke-Abstrakt|Get-AbstraktModel|Get-AbstraktJob|Wait-AbstraktJob|ConvertFrom-AbstraktWebhook -Body \(') {
+        if ($code -match 'Start-AbstraktBatch|Invoke-Abstrakt|Get-AbstraktModel|Get-AbstraktJob|Get-AbstraktBatch|Wait-AbstraktJob|ConvertFrom-AbstraktWebhook -Body \(') {
             if ($code -notmatch '-WhatIf|Stop-AbstraktJob|Get-AbstraktConnection\)\)') { $output | Should -Not -BeNullOrEmpty -Because 'the example returns results' }
         }
     }

@@ -72,6 +72,43 @@ function Wait-Until([Parameter(Mandatory)] [scriptblock] $Condition, [int] $Time
     }
 }
 
+# A throwaway PostgreSQL cluster (tests/Shared/pg-cluster.sh: initdb into a temporary folder as an unprivileged
+# user, a free loopback port), or the server named by $env:ABSTRAKT_TEST_PG. Where no PostgreSQL is found this
+# throws and says so: the tests that need it fail, never skip.
+function Start-TestPostgres {
+    if ($env:ABSTRAKT_TEST_PG) { return [pscustomobject]@{ ConnectionString = $env:ABSTRAKT_TEST_PG; Directory = $null; Port = $null } }
+    $script = [IO.Path]::Combine($script:Root, 'tests', 'Shared', 'pg-cluster.sh')
+    $failure = $null
+    foreach ($attempt in 1..3) {
+        $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+        $listener.Start()
+        $port = $listener.LocalEndpoint.Port
+        $listener.Stop()
+        $output = & bash $script start $port 2>&1
+        if ($LASTEXITCODE -eq 3) { throw "No PostgreSQL found, so this test fails (it is never skipped): $output Install PostgreSQL (Debian: apt-get install postgresql) or set ABSTRAKT_TEST_PG to a connection string." }
+        if ($LASTEXITCODE -eq 0) {
+            $dir, $connection = "$output".Trim().Split("`t")
+            return [pscustomobject]@{ ConnectionString = $connection; Directory = $dir; Port = $port }
+        }
+        $failure = "$output"  # most likely the port was taken meanwhile: try another
+    }
+    throw "The test PostgreSQL cluster did not start: $failure"
+}
+
+# A new, empty database in the cluster; returns its connection string.
+function New-TestPostgresDatabase([Parameter(Mandatory)] $Postgres) {
+    $name = 't' + [guid]::NewGuid().ToString('n').Substring(0, 12)
+    if (-not $Postgres.Port) { throw 'New-TestPostgresDatabase needs a cluster started by Start-TestPostgres.' }
+    $output = & bash ([IO.Path]::Combine($script:Root, 'tests', 'Shared', 'pg-cluster.sh')) createdb $Postgres.Port $name 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "createdb failed: $output" }
+    $Postgres.ConnectionString -replace 'Database=\w+', "Database=$name"
+}
+
+# Stops the cluster at once (pg_ctl stop -m immediate) and deletes its folder.
+function Stop-TestPostgres($Postgres) {
+    if ($Postgres.Directory) { $null = & bash ([IO.Path]::Combine($script:Root, 'tests', 'Shared', 'pg-cluster.sh')) stop $Postgres.Directory 2>&1 }
+}
+
 # A tiny PNG writer (truecolour, zlib through .NET's ZLibStream, CRC-32 by table), so image tests need no System.Drawing.
 $script:CrcTable = [uint32[]]::new(256)
 for ($n = 0; $n -lt 256; $n++) {
@@ -133,4 +170,4 @@ function Get-PngSize([Parameter(Mandatory)] [string] $Path) {
     [pscustomobject]@{ Width = ($b[16] -shl 24) -bor ($b[17] -shl 16) -bor ($b[18] -shl 8) -bor $b[19]; Height = ($b[20] -shl 24) -bor ($b[21] -shl 16) -bor ($b[22] -shl 8) -bor $b[23]; ColourType = $b[25] }
 }
 
-Export-ModuleMember -Function New-TestPng, New-TestJpeg, Get-PngSize, New-SignedDelivery, Get-ModuleManifestPath, Get-RepositoryRoot, Get-SandboxStats, Get-PlainText, Start-ChildPwsh, Invoke-ChildPwsh, Wait-Until
+Export-ModuleMember -Function Start-TestPostgres, New-TestPostgresDatabase, Stop-TestPostgres, New-TestPng, New-TestJpeg, Get-PngSize, New-SignedDelivery, Get-ModuleManifestPath, Get-RepositoryRoot, Get-SandboxStats, Get-PlainText, Start-ChildPwsh, Invoke-ChildPwsh, Wait-Until

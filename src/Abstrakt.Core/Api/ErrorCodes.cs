@@ -52,8 +52,9 @@ namespace Abstrakt.Api
         public const string DuplicateId = "DUPLICATE_ID";
 
         /// <summary>
-        /// A create whose answer was lost after it may have reached the service: a billed job may exist that no one can
-        /// name, so the item is reported, not sent again unless the caller asks (spec section 8).
+        /// A create whose answer was lost after it may have reached the service, or a shared batch's item whose create a
+        /// runner sent and whose job id it never recorded before it died: a billed job may exist that no one can name,
+        /// so the item is reported, not sent again unless the caller asks (spec section 8).
         /// </summary>
         public const string OutcomeUnknown = "OUTCOME_UNKNOWN";
 
@@ -90,8 +91,8 @@ namespace Abstrakt.Api
                 case LocalIo:
                 case Unexpected:
                 case DuplicateId:
-                case OutputExists:
                 case OutcomeUnknown:
+                case OutputExists:
                     return ErrorKind.ItemFatal;
                 case RateLimited:
                 case ModelUnavailable:

@@ -97,6 +97,9 @@ namespace Abstrakt.Api
             _seedLeft = Math.Max(0, seedRequests);
         }
 
+        /// <summary>A budget shared with other runners on the same key, while a shared batch runs; null otherwise.</summary>
+        public ISharedRateBudget? Shared { get; set; }
+
         /// <summary>Requests now waiting on the rate limit.</summary>
         public int Waiting => Volatile.Read(ref _waiting);
 
@@ -133,6 +136,7 @@ namespace Abstrakt.Api
         public async Task<RateTicket> WaitTurnAsync(CancellationToken cancellationToken)
         {
             var counted = false;
+            RateTicket taken;
             try
             {
                 while (true)
@@ -141,9 +145,9 @@ namespace Abstrakt.Api
                     TimeSpan wait;
                     lock (_lock)
                     {
-                        if (TryTake(out var ticket, out wait))
+                        if (TryTake(out taken, out wait))
                         {
-                            return ticket;
+                            break;
                         }
 
                         changed = _changed.Task;
@@ -162,6 +166,14 @@ namespace Abstrakt.Api
                     nap.Cancel();
                     cancellationToken.ThrowIfCancellationRequested();
                 }
+
+                // This process's turn has come; other runners on the key may hold the next ones.
+                if (Shared is { } shared)
+                {
+                    await shared.WaitTurnAsync(Limit, Window ?? TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+                }
+
+                return taken;
             }
             finally
             {
@@ -235,6 +247,7 @@ namespace Abstrakt.Api
         /// <param name="delay">The server's longest hint.</param>
         public void Pause(TimeSpan delay)
         {
+            Shared?.Pause(delay);
             lock (_lock)
             {
                 var until = _time.GetUtcNow() + (delay > MaxWait ? MaxWait : delay);

@@ -33,6 +33,19 @@ namespace Abstrakt.Engine
         /// <summary>The journal file; null for none.</summary>
         public string? JournalPath { get; set; }
 
+        /// <summary>
+        /// A PostgreSQL batch store (an Npgsql connection string or a postgres:// URL) shared by every runner given the
+        /// same <see cref="BatchName"/>; null for the journal. Its password is never shown.
+        /// </summary>
+        public string? Store { get; set; }
+
+        /// <summary>The shared batch's name in <see cref="Store"/>.</summary>
+        public string? BatchName { get; set; }
+
+        /// <summary>How long a runner's claim on shared items lasts unless renewed (a third of it apart): a dead runner's items wait this long.</summary>
+        /// <value>The default value is 30 seconds.</value>
+        public TimeSpan LeaseTime { get; set; } = TimeSpan.FromSeconds(30);
+
         /// <summary>Continue the batch recorded in <see cref="JournalPath"/>.</summary>
         public bool Resume { get; set; }
 
@@ -100,6 +113,16 @@ namespace Abstrakt.Engine
             if (ItemTimeout <= TimeSpan.Zero)
             {
                 throw new ArgumentOutOfRangeException(nameof(ItemTimeout), ItemTimeout, "The item timeout must be positive.");
+            }
+
+            if (Store is not null && (string.IsNullOrWhiteSpace(BatchName) || JournalPath is not null))
+            {
+                throw new ArgumentException("A store needs a batch name, and takes the place of a journal.", nameof(Store));
+            }
+
+            if (LeaseTime < TimeSpan.FromSeconds(1))
+            {
+                throw new ArgumentOutOfRangeException(nameof(LeaseTime), LeaseTime, "The lease must be at least 1 second.");
             }
 
             if (string.IsNullOrWhiteSpace(DefaultModel))

@@ -10,6 +10,7 @@ using System.Threading.Channels;
 using System.Threading.Tasks;
 using Abstrakt.Api;
 using Abstrakt.Json;
+using Abstrakt.Store;
 using Polly;
 using Polly.Retry;
 using Polly.Timeout;
@@ -30,8 +31,8 @@ namespace Abstrakt.Engine
 
         private readonly AbstraktClient _client;
         private readonly BatchOptions _options;
-        private readonly Journal? _journal;
-        private readonly Dictionary<long, JournalEntry> _journalByIndex;
+        private readonly IBatchStore _store;
+        private readonly ISharedRateBudget? _budget;
         private readonly CancellationTokenSource _cts;
         private readonly CancellationTokenSource _consumerGone = new CancellationTokenSource();
         private readonly Channel<WorkItem> _input;
@@ -64,9 +65,16 @@ namespace Abstrakt.Engine
                 PrepareOutputDirectory(options.OutputDirectory);
             }
 
-            _journal = options.JournalPath is null ? null : Journal.Open(options.JournalPath, options.Resume, options.DefaultModel);
-            _journalByIndex = _journal?.Entries.Values.GroupBy(e => e.Index).ToDictionary(g => g.Key, g => g.Last()) ?? new Dictionary<long, JournalEntry>();
-            _batchId = _journal?.BatchId ?? Guid.NewGuid().ToString("N");
+            _store = BatchStores.Open(options, Concurrency);
+            _batchId = _store.BatchId;
+            // Stop-AbstraktBatch: as Ctrl+C, so the jobs this runner started are cancelled.
+            _store.StopRequested.Register(() => _cts.Cancel());
+            // One rate budget with the other runners on this key, for the batch's life.
+            _budget = _store.RateBudget(client);
+            if (_budget is not null)
+            {
+                client.Gate.Shared = _budget;
+            }
             _pipeline = BuildPipeline();
             _startTimestamp = options.Time.GetTimestamp();
             _answersAtStart = client.Answers;
@@ -85,11 +93,17 @@ namespace Abstrakt.Engine
         /// <summary>Ends when the batch ends; faults with <see cref="BatchFatalException"/> when the batch was doomed.</summary>
         public Task Completion { get; }
 
-        /// <summary>The journal's path, if any.</summary>
-        public string? JournalPath => _journal?.Path;
+        /// <summary>Where the batch is kept (a journal, or a shared store without its password); null when nowhere.</summary>
+        public string? StoreDescription => _store.Description;
+
+        /// <summary>True when the batch is shared with other runners through a store.</summary>
+        public bool Shared => _store.Shared;
 
         /// <summary>True when asked to resume but the journal was missing or empty, so the batch started from the beginning.</summary>
-        public bool ResumedNothing => _options.Resume && _journal?.IsNew == true;
+        public bool ResumedNothing => _store.ResumedNothing;
+
+        /// <summary>True when every runner of a shared batch was asked to stop (Stop-AbstraktBatch) and this one did.</summary>
+        public bool StoppedByRequest => _store.StopRequested.IsCancellationRequested;
 
         /// <summary>Starts a batch.</summary>
         /// <param name="client">The client (its rate gate is shared by all workers).</param>
@@ -251,7 +265,8 @@ namespace Abstrakt.Engine
             var done = Interlocked.Read(ref _done);
             var failed = Interlocked.Read(ref _failed);
             var accepted = Interlocked.Read(ref _accepted);
-            long? total = _inputComplete ? accepted : _options.ExpectedTotal is long expected ? Math.Max(expected, accepted) : null;
+            // A shared batch's runner cannot know its share in advance.
+            long? total = _store.Shared ? null : _inputComplete ? accepted : _options.ExpectedTotal is long expected ? Math.Max(expected, accepted) : null;
             var finished = done + failed;
             return new BatchProgress
             {
@@ -285,7 +300,7 @@ namespace Abstrakt.Engine
                 // The outcome was reported through Completion already.
             }
 
-            _journal?.Dispose();
+            _store.Dispose();
             _cts.Dispose();
             _consumerGone.Dispose();
         }
@@ -377,12 +392,9 @@ namespace Abstrakt.Engine
             var token = _cts.Token;
             try
             {
-                while (await _input.Reader.WaitToReadAsync(token).ConfigureAwait(false))
+                while (!token.IsCancellationRequested && await _store.NextAsync(_input.Reader, token).ConfigureAwait(false) is { } work)
                 {
-                    while (!token.IsCancellationRequested && _input.Reader.TryRead(out var item))
-                    {
-                        await ProcessAsync(item, token).ConfigureAwait(false);
-                    }
+                    await ProcessAsync(work.Item, work.Prior, token).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -396,7 +408,7 @@ namespace Abstrakt.Engine
             }
         }
 
-        private async Task ProcessAsync(WorkItem item, CancellationToken token)
+        private async Task ProcessAsync(WorkItem item, JournalEntry? prior, CancellationToken token)
         {
             var state = new ItemState(_options.Time.GetTimestamp());
             if (_options.TraceRequests)
@@ -419,15 +431,16 @@ namespace Abstrakt.Engine
                     return;
                 }
 
-                if (!await ResumeAsync(item, state).ConfigureAwait(false))
+                if (!await ResumeAsync(item, prior, state).ConfigureAwait(false))
                 {
                     return;
                 }
 
                 var result = await _pipeline.ExecuteAsync((ctx, s) => new ValueTask<ItemCompleted>(AttemptAsync(item, s, ctx.CancellationToken)), context, state).ConfigureAwait(false);
-                if (!result.Submitted)
+                if (!result.Submitted && !await RecordAsync(item, s => s.CompletedAsync(result)).ConfigureAwait(false))
                 {
-                    Record(item, j => j.Completed(result));
+                    Note(item, "another runner of the shared batch finished this item first; its result stands");
+                    return;
                 }
 
                 Interlocked.Increment(ref _done);
@@ -478,18 +491,13 @@ namespace Abstrakt.Engine
             }
         }
 
-        /// <summary>Applies what the journal knows of the item; false when nothing is left to do.</summary>
-        private async ValueTask<bool> ResumeAsync(WorkItem item, ItemState state)
+        /// <summary>Applies what the store knows of the item; false when nothing is left to do.</summary>
+        private async Task<bool> ResumeAsync(WorkItem item, JournalEntry? entry, ItemState state)
         {
-            if (_journal is null)
+            if (entry is not null)
             {
-                return true;
-            }
-
-            // An image item's id is its content (WorkItem), so it is found by id wherever the file now sits.
-            var byContent = item.Image is not null && !item.IdGiven;
-            if (byContent ? _journal.Entries.TryGetValue(item.Id, out var entry) : _journalByIndex.TryGetValue(item.Index, out entry))
-            {
+                // An image item is found by its content (its id), wherever the file now sits: no position to compare.
+                var byContent = item.Image is not null && !item.IdGiven;
                 if (!byContent && (entry.Id != item.Id || entry.Prompt != item.Prompt || !SameJson(entry.InputJson, item.InputJson) || !string.Equals(entry.Model, item.Model, StringComparison.OrdinalIgnoreCase)))
                 {
                     var what = entry.Prompt != item.Prompt ? $"prompt '{Short(entry.Prompt)}' in the journal, '{Short(item.Prompt)}' now"
@@ -514,6 +522,10 @@ namespace Abstrakt.Engine
                         // The batch ended (a crash, say) with a create on the wire: a job may exist that no one can name.
                         await FailAsync(item, state, Unknown("the batch ended before the create was answered", null)).ConfigureAwait(false);
                         return false;
+                    case "sending" when !_options.ResubmitUnknown:
+                        // A runner of a shared batch sent (or was about to send) a create and died before it recorded the job id.
+                        await FailAsync(item, state, Unknown("a runner that stopped had sent the create and never recorded its job id", null)).ConfigureAwait(false);
+                        return false;
                     case "created":
                         state.JobId = entry.JobId;
                         state.Resubmissions = entry.Resubmissions;
@@ -527,7 +539,7 @@ namespace Abstrakt.Engine
                 }
             }
 
-            Record(item, j => j.Accepted(item));
+            await RecordAsync(item, s => s.AcceptedAsync(item)).ConfigureAwait(false);
             return true;
         }
 
@@ -643,18 +655,24 @@ namespace Abstrakt.Engine
             // it dedupes a create retried after an unknown outcome. The canonical input in it keeps two inputs apart.
             // A header holds ASCII only: an id such as 'café' goes in as its hash.
             var key = _batchId + ":" + HeaderSafe(item.Id) + ":" + CanonicalHash(model, input) + (state.Resubmissions > 0 ? ":" + state.Resubmissions : string.Empty);
-            // sync:false: the job id comes back at once and is journaled before any wait, so a stop can cancel the
-            // job and a resume re-attaches to it. "sent" is journaled as the request goes on the wire (not while
-            // it waits for the rate limit), so only a crash mid-create leaves an unknown outcome to a resume.
+            // sync:false: the job id comes back at once and is recorded before any wait, so a stop can cancel the job
+            // and a resume (or another runner) re-attaches to it. "sent" is recorded as the request goes on the wire (not
+            // while it waits for the rate limit), so only a crash mid-create leaves an unknown outcome to a resume. A
+            // shared store also records the create before it is sent, and checks this runner still owns the item.
+            if (_store.Shared && !await RecordAsync(item, s => s.SendingAsync(item, state.Resubmissions)).ConfigureAwait(false))
+            {
+                throw new OperationCanceledException("Another runner owns this item now.");
+            }
+
             var resubmissions = state.Resubmissions;
             using var guard = new CreateGuard(token, _consumerGone.Token);
             var request = new RunRequest
             {
-                Model = model, Input = input, IdempotencyKey = key, WebhookUrl = _options.WebhookUrl, Sync = _options.SyncCreates,
+                Model = model, Input = input, IdempotencyKey = key, WebhookUrl = _options.WebhookUrl, Sync = _options.SyncCreates && !_store.Shared,
                 Sending = () =>
                 {
                     guard.Sending();
-                    Record(item, j => j.Sent(item.Id, resubmissions));
+                    Record(item, store => store.Sent(item, resubmissions));
                 },
             };
             JobInfo job;
@@ -669,12 +687,12 @@ namespace Abstrakt.Engine
             catch (AbstraktApiException ex) when (!ex.OutcomeUnknown)
             {
                 // Answered, or refused before anything was sent: no job exists unnamed.
-                Record(item, j => j.Unsent(item.Id));
+                Record(item, store => store.Unsent(item));
                 throw;
             }
 
             state.JobId = job.JobId;
-            Record(item, j => j.Created(item.Id, job.JobId, state.Resubmissions));
+            await RecordAsync(item, s => s.CreatedAsync(item, job.JobId, state.Resubmissions)).ConfigureAwait(false);
             if (!job.IsTerminal)
             {
                 _unfinishedJobs[item.Id] = (item, job.JobId);
@@ -735,9 +753,10 @@ namespace Abstrakt.Engine
             }
             try
             {
-                if (journal)
+                if (journal && !await RecordAsync(item, s => s.FailedAsync(item, error.Code, error.Message)).ConfigureAwait(false))
                 {
-                    Record(item, j => j.Failed(item.Id, error.Code, error.Message));
+                    Note(item, "another runner of the shared batch finished this item first; its outcome stands");
+                    return;
                 }
             }
             catch (Exception ex)
@@ -764,14 +783,26 @@ namespace Abstrakt.Engine
             return EmitAsync(failed);
         }
 
-        /// <summary>Writes one journal record for an item (a test may inject a fault first).</summary>
-        private void Record(WorkItem item, Action<Journal> write)
+        /// <summary>Writes one record of an item to the store (a test may inject a fault first); false when the store did not take it.</summary>
+        /// <summary>Writes one synchronous record for an item (a test may inject a fault first).</summary>
+        private void Record(WorkItem item, Action<IBatchStore> write)
         {
-            if (_journal is not null)
+            if (_store.Description is not null)
             {
                 Inject(ItemStage.Journal, item);
-                write(_journal);
             }
+
+            write(_store);
+        }
+
+        private Task<bool> RecordAsync(WorkItem item, Func<IBatchStore, Task<bool>> write)
+        {
+            if (_store.Description is not null)
+            {
+                Inject(ItemStage.Journal, item);
+            }
+
+            return write(_store);
         }
 
         private void Inject(ItemStage stage, WorkItem item) => _options.FaultInjection?.Invoke(stage, item);
@@ -822,7 +853,12 @@ namespace Abstrakt.Engine
             {
                 // Whatever happened, the consumer's stream ends: a reader must never wait forever.
                 _events.Writer.TryWrite(Snapshot());
-                _journal?.Dispose();
+                if (_budget is not null && ReferenceEquals(_client.Gate.Shared, _budget))
+                {
+                    _client.Gate.Shared = null;
+                }
+
+                _store.Dispose();
                 _events.Writer.TryComplete(_fatal);
             }
 
@@ -852,7 +888,7 @@ namespace Abstrakt.Engine
                 var after = await _client.CancelJobAsync(jobId, token).ConfigureAwait(false);
                 if (after.Status == JobStatus.Cancelled)
                 {
-                    _journal?.Cancelled(item.Id, jobId);
+                    await _store.CancelledAsync(item, jobId).ConfigureAwait(false);
                 }
             }
             catch (Exception)

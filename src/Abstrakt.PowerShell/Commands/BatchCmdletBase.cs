@@ -118,20 +118,22 @@ namespace Abstrakt.PowerShell.Commands
                     "JournalExists" => (ErrorIds.JournalExists, ErrorCategory.InvalidData),
                     "JournalDiffers" => (ErrorIds.JournalDiffers, ErrorCategory.InvalidData),
                     "JournalInUse" => (ErrorIds.JournalInUse, ErrorCategory.ResourceBusy),
+                    "StoreUnavailable" => (ErrorIds.StoreUnavailable, ErrorCategory.ConnectionError),
+                    "StoreInvalid" => (ErrorIds.StoreInvalid, ErrorCategory.InvalidArgument),
                     _ => (ErrorIds.JournalCorrupt, ErrorCategory.InvalidData),
                 };
-                ThrowTerminatingError(new ErrorRecord(ex, id, category, options.JournalPath));
+                ThrowTerminatingError(new ErrorRecord(ex, id, category, (object?)options.JournalPath ?? options.BatchName));
             }
             catch (ArgumentException ex) when (options.OutputDirectory is not null && ex.ParamName == "directory")
             {
                 ThrowTerminatingError(ErrorRecords.Argument(ex, ErrorIds.InvalidOutputDirectory, ErrorCategory.WriteError, OutputDirectory));
             }
 
-            WriteVerbose($"Batch started on {connection.Endpoint} with {_run!.Concurrency} at a time" + (_run.JournalPath is null ? "." : $", journal {_run.JournalPath}."));
+            WriteVerbose($"Batch started on {connection.Endpoint} with {_run!.Concurrency} at a time" + (_run.StoreDescription is null ? "." : $", {_run.StoreDescription}."));
             if (_run.ResumedNothing)
             {
                 // Scripts pass -Resume always; a mistyped path must not go unnoticed.
-                WriteWarning($"Nothing to resume: the journal '{_run.JournalPath}' was missing or empty. The batch starts from the beginning.");
+                WriteWarning($"Nothing to resume: the {_run.StoreDescription} was missing or empty. The batch starts from the beginning.");
             }
             _progressClock.Start();
         }
@@ -296,6 +298,11 @@ namespace Abstrakt.PowerShell.Commands
                 WriteProgress(new ProgressRecord(ActivityId, Activity, "Done") { RecordType = ProgressRecordType.Completed });
             }
 
+            if (_run.StoppedByRequest)
+            {
+                WriteWarning("Stopped: Stop-AbstraktBatch asked every runner of the batch to stop; this runner cancelled its jobs.");
+            }
+
             WriteVerbose($"Batch summary: {summary.Done} done, {summary.Failed} failed ({summary.OutcomeUnknown} with an unknown outcome), {summary.Retries} retries, {summary.CreditsUsed} credits, {summary.Elapsed.TotalSeconds:0.0} s.");
             if (_run.Completion.IsFaulted && _run.Completion.Exception?.InnerException is BatchFatalException fatal)
             {
@@ -313,7 +320,9 @@ namespace Abstrakt.PowerShell.Commands
                 var s = _run.Snapshot();
                 ui.WriteWarningLine(
                     $"Stopped: {s.Done} done, {s.Failed} failed; {s.InFlight} in flight were cancelled on the service (not charged), the rest not sent. "
-                    + (_run.JournalPath is null ? "Add -JournalPath next time to make a batch resumable." : $"Resume: the same command with -Resume (journal {_run.JournalPath})."));
+                    + (_run.StoreDescription is null ? "Add -JournalPath next time to make a batch resumable."
+                        : _run.Shared ? $"Its items go back to the other runners of the batch ({_run.StoreDescription}), or to the next one that joins."
+                        : $"Resume: the same command with -Resume ({_run.StoreDescription})."));
             }
         }
 

@@ -23,12 +23,14 @@ namespace Abstrakt.PowerShell.Commands
     {
         /// <summary>A prompt string, or an object with Prompt (or Text) and optional Model, ImageSize, NumImages, Seed, Id (or Name), Image (or Path, ImageUrl); an array is one item per element.</summary>
         [Parameter(ParameterSetName = "Pipeline", Mandatory = true, Position = 0, ValueFromPipeline = true)]
+        [Parameter(ParameterSetName = JoinSet, Position = 0, ValueFromPipeline = true)]
         [AllowNull]
         [AllowEmptyString]
         public PSObject? InputObject { get; set; }
 
         /// <summary>A file of items: .csv (a header row), .jsonl (a JSON object or string per line), else one prompt per line. Counted first, so progress shows a percentage and time left.</summary>
         [Parameter(ParameterSetName = "File", Mandatory = true)]
+        [Parameter(ParameterSetName = JoinSet)]
         [ValidateNotNullOrEmpty]
         public string? InputFile { get; set; }
 
@@ -59,6 +61,21 @@ namespace Abstrakt.PowerShell.Commands
         [ValidateNotNullOrEmpty]
         [ArgumentCompleter(typeof(ModelCompleter))]
         public string Model { get; set; } = "flux-schnell";
+
+        /// <summary>A PostgreSQL batch store (an Npgsql connection string or a postgres:// URL) that every runner of the batch shares. Input is optional: a runner given none works on items loaded elsewhere.</summary>
+        [Parameter(ParameterSetName = JoinSet, Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        public string? Store { get; set; }
+
+        /// <summary>The shared batch's name in -Store: runners given the same name share its items.</summary>
+        [Parameter(ParameterSetName = JoinSet, Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        public string? BatchName { get; set; }
+
+        /// <summary>Seconds a runner's claim on shared items lasts unless renewed: a dead runner's items are taken over after this.</summary>
+        [Parameter]
+        [ValidateRange(2, 3600)]
+        public int LeaseSec { get; set; } = 30;
 
         /// <summary>A JSON-lines journal that records every item's life, so the batch can be resumed.</summary>
         [Parameter]
@@ -100,6 +117,7 @@ namespace Abstrakt.PowerShell.Commands
         [ValidateRange(1, 86400)]
         public int WebhookWaitSec { get; set; } = 120;
 
+        private const string JoinSet = "Join";
         private Abstrakt.Webhooks.WebhookListener? _listener;
         private string? _inputPath;
         private long? _expected;
@@ -123,6 +141,11 @@ namespace Abstrakt.PowerShell.Commands
             if (Resume && JournalPath is null)
             {
                 ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Resume needs -JournalPath."), ErrorIds.ResumeNeedsJournal, ErrorCategory.InvalidArgument, null));
+            }
+
+            if (Store is not null && (JournalPath is not null || (InputFile is not null && MyInvocation.BoundParameters.ContainsKey(nameof(InputObject)))))
+            {
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Store takes the place of -JournalPath, and its input is the pipeline or -InputFile, not both."), ErrorIds.StoreConflict, ErrorCategory.InvalidArgument, null));
             }
 
             if (WebhookListener is not null && WebhookUrl is null)
@@ -180,6 +203,9 @@ namespace Abstrakt.PowerShell.Commands
 
             options.ExpectedTotal = _expected ?? TotalCount;
             options.JournalPath = JournalPath is null ? null : GetUnresolvedProviderPathFromPSPath(JournalPath);
+            options.Store = Store;
+            options.BatchName = BatchName;
+            options.LeaseTime = TimeSpan.FromSeconds(LeaseSec);
             options.Resume = Resume;
             options.RetryFailed = RetryFailed;
             options.ResubmitUnknown = ResubmitUnknown;
@@ -224,8 +250,9 @@ namespace Abstrakt.PowerShell.Commands
                     Read(PSObject.AsPSObject(new FileInfo(file)));
                 }
             }
-            else
+            else if (ParameterSetName != JoinSet || MyInvocation.BoundParameters.ContainsKey(nameof(InputObject)))
             {
+                // (A shared runner given no input works on items loaded elsewhere.)
                 foreach (var item in ItemReader.Items(InputObject))
                 {
                     Read(item);
@@ -276,7 +303,7 @@ namespace Abstrakt.PowerShell.Commands
             {
                 Reject(ErrorIds.EmptyPrompt, ItemReader.IsRow(obj) ? "A pipeline item has no prompt: give it a Prompt (or Text) column." : "A pipeline item has an empty prompt.", obj);
             }
-            else if (HasUnpairedSurrogate(item.Prompt))
+            else if (ItemReader.HasUnpairedSurrogate(item.Prompt))
             {
                 Reject(ErrorIds.InvalidInput, "A prompt contains an unpaired UTF-16 surrogate and cannot be sent as UTF-8.", obj);
             }
@@ -289,29 +316,7 @@ namespace Abstrakt.PowerShell.Commands
         private void Reject(string errorId, string message, PSObject? obj)
         {
             SkipIndex();
-            WriteError(new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, obj));
-        }
-
-        private static bool HasUnpairedSurrogate(string text)
-        {
-            for (var i = 0; i < text.Length; i++)
-            {
-                if (char.IsHighSurrogate(text[i]))
-                {
-                    if (i + 1 >= text.Length || !char.IsLowSurrogate(text[i + 1]))
-                    {
-                        return true;
-                    }
-
-                    i++;
-                }
-                else if (char.IsLowSurrogate(text[i]))
-                {
-                    return true;
-                }
-            }
-
-            return false;
+            WriteError(ItemReader.Rejection(errorId, message, obj));
         }
     }
 }
