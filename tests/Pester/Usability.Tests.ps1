@@ -445,4 +445,14 @@ Describe 'Measure-AbstraktCost' {
         $estimate.Credits | Should -Be 14
         ($estimate.ByModel | Where-Object Model -EQ flux-dev).Credits | Should -Be 9
     }
+
+    It 'prices only what a batch would send: blank lines are skipped and a bad cell is that row''s error' {
+        $lines = 'one', '', '   ', 'two'
+        (($lines | Measure-AbstraktCost).Items) | Should -Be 2
+        $csv = New-Csv "Prompt,NumImages`na,1`nb,abc`nc,2"
+        $estimate = Import-Csv $csv | Measure-AbstraktCost -ErrorVariable bad -ErrorAction SilentlyContinue
+        $estimate.Items | Should -Be 2
+        $bad | Should -HaveCount 1
+        "$($bad[0])" | Should -BeLike '*row 2*NumImages*abc*'
+    }
 }

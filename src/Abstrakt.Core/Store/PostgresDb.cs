@@ -59,6 +59,30 @@ namespace Abstrakt.Store
             }
         }
 
+        /// <summary>Two reads that must agree with each other (a batch's counts and its runners'), from one snapshot.</summary>
+        public (List<T1> First, List<T2> Second) QueryBoth<T1, T2>(string sql1, Func<NpgsqlDataReader, T1> read1, string sql2, Func<NpgsqlDataReader, T2> read2, params (string Name, object? Value)[] values)
+        {
+            using var connection = Open();
+            using var tx = connection.BeginTransaction(System.Data.IsolationLevel.RepeatableRead);
+            var first = ReadAll(connection, sql1, read1, values);
+            var second = ReadAll(connection, sql2, read2, values);
+            tx.Commit();
+            return (first, second);
+        }
+
+        private static List<T> ReadAll<T>(NpgsqlConnection connection, string sql, Func<NpgsqlDataReader, T> read, (string Name, object? Value)[] values)
+        {
+            using var command = Command(connection, sql, values);
+            using var reader = command.ExecuteReader();
+            var rows = new List<T>();
+            while (reader.Read())
+            {
+                rows.Add(read(reader));
+            }
+
+            return rows;
+        }
+
         /// <summary>Runs <paramref name="work"/> in one transaction on one connection.</summary>
         public void InTransaction(Action<Func<string, object?>> work)
         {

@@ -86,7 +86,8 @@ namespace Abstrakt.Store
         /// <returns>The status, or null.</returns>
         public BatchStatus? GetStatus()
         {
-            var status = _db.Query(
+            // One snapshot for both reads: the runners' counts add up to the batch's even while runners work.
+            var (batches, runners) = _db.QueryBoth(
                 "SELECT b.batch_id, b.model, b.loaded, b.stop_requested_at, count(i.idx), " +
                 "count(*) FILTER (WHERE i.state = 'completed'), " +
                 "count(*) FILTER (WHERE i.state = 'failed' AND i.error_code IS DISTINCT FROM 'OUTCOME_UNKNOWN'), " +
@@ -108,13 +109,34 @@ namespace Abstrakt.Store
                     InFlight = r.GetInt64(8),
                     CreditsUsed = r.GetInt64(9),
                 },
-                ("b", Name)).FirstOrDefault();
+                "SELECT r.runner, r.host, r.pid, r.started_at, r.last_seen, r.ended_at IS NOT NULL, " +
+                "count(i.idx) FILTER (WHERE i.finished_by = r.runner AND i.state = 'completed'), " +
+                "count(i.idx) FILTER (WHERE i.finished_by = r.runner AND i.state = 'failed'), " +
+                "count(i.idx) FILTER (WHERE i.runner = r.runner AND i.state IN " + PostgresSchema.Active + " AND i.lease_until > now()), " +
+                "coalesce(sum(i.credits) FILTER (WHERE i.finished_by = r.runner), 0) " +
+                "FROM abstrakt_runners r LEFT JOIN abstrakt_items i ON i.batch = r.batch AND (i.finished_by = r.runner OR i.runner = r.runner) " +
+                "WHERE r.batch = @b GROUP BY r.runner, r.host, r.pid, r.started_at, r.last_seen, r.ended_at ORDER BY r.started_at",
+                r => new RunnerStatus
+                {
+                    Runner = r.GetString(0),
+                    Host = r.GetString(1),
+                    ProcessId = r.GetInt32(2),
+                    StartedAt = new DateTimeOffset(r.GetDateTime(3), TimeSpan.Zero),
+                    LastSeen = new DateTimeOffset(r.GetDateTime(4), TimeSpan.Zero),
+                    Ended = r.GetBoolean(5),
+                    Done = r.GetInt64(6),
+                    Failed = r.GetInt64(7),
+                    InFlight = r.GetInt64(8),
+                    CreditsUsed = r.GetInt64(9),
+                },
+                ("b", Name));
+            var status = batches.FirstOrDefault();
             if (status is null)
             {
                 return null;
             }
 
-            status.Runners = Runners();
+            status.Runners = runners;
             return status;
         }
 
@@ -140,32 +162,6 @@ namespace Abstrakt.Store
                     };
                 },
                 ("b", Name));
-        }
-
-        private List<RunnerStatus> Runners()
-        {
-            return _db.Query(
-                "SELECT r.runner, r.host, r.pid, r.started_at, r.last_seen, r.ended_at IS NOT NULL, " +
-                "count(i.idx) FILTER (WHERE i.finished_by = r.runner AND i.state = 'completed'), " +
-                "count(i.idx) FILTER (WHERE i.finished_by = r.runner AND i.state = 'failed'), " +
-                "count(i.idx) FILTER (WHERE i.runner = r.runner AND i.state IN " + PostgresSchema.Active + " AND i.lease_until > now()), " +
-                "coalesce(sum(i.credits) FILTER (WHERE i.finished_by = r.runner), 0) " +
-                "FROM abstrakt_runners r LEFT JOIN abstrakt_items i ON i.batch = r.batch AND (i.finished_by = r.runner OR i.runner = r.runner) " +
-                "WHERE r.batch = @b GROUP BY r.runner, r.host, r.pid, r.started_at, r.last_seen, r.ended_at ORDER BY r.started_at",
-                r => new RunnerStatus
-                {
-                    Runner = r.GetString(0),
-                    Host = r.GetString(1),
-                    ProcessId = r.GetInt32(2),
-                    StartedAt = new DateTimeOffset(r.GetDateTime(3), TimeSpan.Zero),
-                    LastSeen = new DateTimeOffset(r.GetDateTime(4), TimeSpan.Zero),
-                    Ended = r.GetBoolean(5),
-                    Done = r.GetInt64(6),
-                    Failed = r.GetInt64(7),
-                    InFlight = r.GetInt64(8),
-                    CreditsUsed = r.GetInt64(9),
-                },
-                ("b", Name)).ToList();
         }
 
         private void Flush()

@@ -1,3 +1,4 @@
+using System;
 using System.Management.Automation;
 using Abstrakt.PowerShell.Output;
 
@@ -11,6 +12,7 @@ namespace Abstrakt.PowerShell.Commands
     public sealed class MeasureAbstraktCostCommand : PSCmdlet
     {
         private readonly CostEstimate _estimate = new CostEstimate();
+        private long _row;
 
         /// <summary>The items, as Start-AbstraktBatch takes them.</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
@@ -34,15 +36,26 @@ namespace Abstrakt.PowerShell.Commands
                     continue;
                 }
 
+                _row++;
+                ItemFields fields;
                 try
                 {
-                    var fields = ItemReader.Fields(item);
-                    _estimate.Add(fields.Model ?? Model, CostEstimate.Outputs(fields.Input));
+                    fields = ItemReader.Fields(item);
                 }
-                catch (PSInvalidCastException ex)
+                catch (FormatException ex)
                 {
-                    WriteError(new ErrorRecord(ex, ErrorIds.InvalidInput, ErrorCategory.InvalidArgument, item));
+                    // As Start-AbstraktBatch: a bad cell is that row's error, never the end of the estimate.
+                    WriteError(ItemReader.Rejection(ErrorIds.InvalidInput, $"Input row {_row}, {ex.Message}", item));
+                    continue;
                 }
+
+                // As Start-AbstraktBatch: an item with neither prompt nor image (a blank line) is not sent, so not priced.
+                if (string.IsNullOrWhiteSpace(fields.Prompt) && fields.Image is null)
+                {
+                    continue;
+                }
+
+                _estimate.Add(fields.Model ?? Model, CostEstimate.Outputs(fields.Input));
             }
         }
 
