@@ -21,11 +21,13 @@ namespace Abstrakt.PowerShell
         public const string JournalCorrupt = "AbstraktJournalCorrupt";
         public const string JournalDiffers = "AbstraktJournalDiffers";
         public const string JournalInUse = "AbstraktJournalInUse";
+        public const string JournalUnusable = "AbstraktJournalUnusable";
         public const string StoreUnavailable = "AbstraktStoreUnavailable";
         public const string StoreInvalid = "AbstraktStoreInvalid";
         public const string BatchNotFound = "AbstraktBatchNotFound";
         public const string StoreConflict = "AbstraktStoreConflict";
         public const string ResumeNeedsJournal = "AbstraktResumeNeedsJournal";
+        public const string SandboxPortUnavailable = "AbstraktSandboxPortUnavailable";
         public const string WebhookSecretMissing = "AbstraktWebhookSecretMissing";
         public const string WebhookListenerFailed = "AbstraktWebhookListenerFailed";
         public const string WebhookListenerNeedsUrl = "AbstraktWebhookListenerNeedsUrl";

@@ -320,6 +320,21 @@ Describe 'Start-AbstraktSandbox' {
     }
 }
 
+Describe 'Start-AbstraktSandbox on a busy port' {
+    It 'says which port is taken, with a stable id, instead of a bare socket error' {
+        $busy = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+        $busy.Start()
+        try {
+            $port = $busy.LocalEndpoint.Port
+            $err = { Start-AbstraktSandbox -Port $port } | Should -Throw -PassThru
+            $err.FullyQualifiedErrorId | Should -BeLike 'AbstraktSandboxPortUnavailable,*'
+            "$err" | Should -BeLike "*127.0.0.1:$port*"
+        }
+        finally { $busy.Stop() }
+        $script:sandbox = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited
+    }
+}
+
 Describe 'Stop-AbstraktSandbox' {
     It 'stops the sandbox so its address no longer answers' {
         $sb = Start-AbstraktSandbox -LatencyScale 0

@@ -17,6 +17,8 @@ Describe 'Bad input' {
         $sandbox = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited
         $file = Join-Path $TestDrive 'a-file'
         Set-Content $file 'not a directory'
+        $folder = Join-Path $TestDrive 'a-folder'
+        $null = New-Item -ItemType Directory $folder
         $corrupt = Join-Path $TestDrive 'corrupt.jsonl'
         Set-Content $corrupt "this is not a journal`n{`"type`":"
     }
@@ -28,6 +30,7 @@ Describe 'Bad input' {
         @{ Command = "'a' | Start-AbstraktBatch -OutputDirectory `$file"; Id = 'AbstraktInvalidOutputDirectory'; Mentions = 'is a file' }
         @{ Command = "'a' | Start-AbstraktBatch -JournalPath `$corrupt -Resume"; Id = 'AbstraktJournalCorrupt'; Mentions = 'corrupt.jsonl' }
         @{ Command = "'a' | Start-AbstraktBatch -WebhookListener 'http://127.0.0.1:9/x/'"; Id = 'AbstraktWebhookListenerNeedsUrl'; Mentions = 'WebhookUrl' }
+        @{ Command = "'a' | Start-AbstraktBatch -JournalPath `$folder"; Id = 'AbstraktJournalUnusable'; Mentions = 'cannot be opened' }
     ) {
         # Item errors come on the error stream, batch-fatal ones as a terminating error: take both.
         $all = try { & ([scriptblock]::Create($Command)) 2>&1 } catch { $_ }

@@ -1,4 +1,5 @@
 using System;
+using System.IO;
 using System.Diagnostics;
 using System.Linq;
 using System.Management.Automation;
@@ -123,6 +124,15 @@ namespace Abstrakt.PowerShell.Commands
                     _ => (ErrorIds.JournalCorrupt, ErrorCategory.InvalidData),
                 };
                 ThrowTerminatingError(new ErrorRecord(ex, id, category, (object?)options.JournalPath ?? options.BatchName));
+            }
+            catch (Exception ex) when (options.JournalPath is not null && ex is IOException or UnauthorizedAccessException)
+            {
+                // A folder, a read-only file, a missing drive: say which path and why, not a bare .NET exception.
+                ThrowTerminatingError(new ErrorRecord(
+                    new IOException($"The journal '{options.JournalPath}' cannot be opened: {ex.Message}", ex),
+                    ErrorIds.JournalUnusable,
+                    ErrorCategory.WriteError,
+                    options.JournalPath));
             }
             catch (ArgumentException ex) when (options.OutputDirectory is not null && ex.ParamName == "directory")
             {

@@ -72,7 +72,29 @@ namespace Abstrakt.PowerShell.Commands
         /// <inheritdoc/>
         protected override void EndProcessing()
         {
-            var sandbox = SandboxServer.Start(new SandboxOptions
+            SandboxServer sandbox;
+            try
+            {
+                sandbox = Start();
+            }
+            catch (System.Net.Sockets.SocketException ex)
+            {
+                ThrowTerminatingError(new ErrorRecord(
+                    new InvalidOperationException($"The sandbox cannot listen on 127.0.0.1:{Port}: {ex.Message} Choose another -Port, or leave it out for a free one.", ex),
+                    ErrorIds.SandboxPortUnavailable,
+                    ErrorCategory.ResourceUnavailable,
+                    Port));
+                return;
+            }
+
+            AbstraktSession.SetSandbox(sandbox);
+            AbstraktSession.SetConnection(AbstraktSession.ConnectToSandbox(sandbox, owns: false));
+            WriteVerbose($"Sandbox listening on {sandbox.Uri} ({Tier}); the session is connected to it.");
+            WriteObject(new AbstraktSandbox(sandbox));
+        }
+
+        private SandboxServer Start() =>
+            SandboxServer.Start(new SandboxOptions
             {
                 Tier = Tier,
                 LatencyScale = LatencyScale,
@@ -85,11 +107,6 @@ namespace Abstrakt.PowerShell.Commands
                 Port = Port,
                 Faults = new SandboxFaults { TransientErrorRate = TransientErrorRate, CutConnectionRate = CutConnectionRate, InferenceFailureRate = InferenceFailureRate },
             });
-            AbstraktSession.SetSandbox(sandbox);
-            AbstraktSession.SetConnection(AbstraktSession.ConnectToSandbox(sandbox, owns: false));
-            WriteVerbose($"Sandbox listening on {sandbox.Uri} ({Tier}); the session is connected to it.");
-            WriteObject(new AbstraktSandbox(sandbox));
-        }
     }
 
     /// <summary>
