@@ -8,12 +8,14 @@ public class CmdletBehaviourTests
     public void StartAbstraktBatch_DownstreamTakesFirstThree_EndsTheBatchCleanlyAndCancelsTheRest()
     {
         using var runspace = ModuleHost.OpenRunspace();
-        // Slow jobs (flux-dev: 4 s x 0.5 = 2 s), so some are still running when the pipeline ends.
+        // Slow video jobs beside fast image ones, so some are certainly still running when the pipeline ends.
         ModuleHost.Run(runspace, "$sb = Start-AbstraktSandbox -LatencyScale 0.5 -Tier Unlimited");
         var watch = System.Diagnostics.Stopwatch.StartNew();
 
         var run = ModuleHost.Run(runspace, TestCmdlets + """
-            1..200 | ForEach-Object { "prompt $_" } | Start-AbstraktBatch -Model flux-dev -ThrottleLimit 8 | Select-TestFirst -First 3
+            # Fast images between slow videos: the first three results are images; the videos are still running then.
+            1..200 | ForEach-Object { if ($_ % 2) { [pscustomobject]@{ Prompt = "image $_"; Model = 'flux-schnell' } } else { [pscustomobject]@{ Prompt = "clip $_"; Model = 'minimax-video' } } } |
+                Start-AbstraktBatch -ThrottleLimit 8 | Select-TestFirst -First 3
             'after'
             """);
         watch.Stop();

@@ -105,9 +105,11 @@ Describe 'Faults' {
     }
 
     It 'stops dispatching and cancels running jobs when downstream takes the first three' {
-        # flux-dev takes about 2 s here, so jobs are still running when Select-Object ends the pipeline.
+        # Fast images between slow videos: the first three results are images, and the videos created with them are
+        # certainly still running when Select-Object ends the pipeline (however fast or loaded the machine).
         $sandbox = Start-AbstraktSandbox -LatencyScale 0.5 -Tier Unlimited
-        $first = 1..200 | ForEach-Object { "prompt $_" } | Start-AbstraktBatch -Model flux-dev -ThrottleLimit 8 | Select-Object -First 3
+        $items = 1..200 | ForEach-Object { if ($_ % 2) { [pscustomobject]@{ Prompt = "image $_"; Model = 'flux-schnell' } } else { [pscustomobject]@{ Prompt = "clip $_"; Model = 'minimax-video' } } }
+        $first = $items | Start-AbstraktBatch -ThrottleLimit 8 | Select-Object -First 3
         $first | Should -HaveCount 3
         $stats = Get-SandboxStats $sandbox
         $stats.jobs_created | Should -BeLessThan 60
