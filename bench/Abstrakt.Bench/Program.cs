@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Abstrakt.Bench;
+using Abstrakt.Engine;
 using BenchmarkDotNet.Running;
 
 // dotnet run --project bench/Abstrakt.Bench -c Release            whole-batch scenarios -> docs/benchmarks.md
@@ -42,9 +43,9 @@ switch (args.FirstOrDefault())
         return 0;
     case "-create":
         // Scenario 8 alone: prints its rows.
-        foreach (var sync in new[] { true, false })
+        foreach (var wait in new[] { CreateWait.Always, CreateWait.Never, CreateWait.WhenRequestsScarce })
         {
-            var row = await Scenarios.CreateCostAsync(sync);
+            var row = await Scenarios.CreateCostAsync(wait);
             Console.WriteLine($"| {row.Scenario} | {row.Setup} | {row.Measured} | {row.Target} | {row.Verdict} |");
         }
 
@@ -71,8 +72,7 @@ foreach (var (w, scale, mode) in Scenarios.RateWindows()) await Add(() => Scenar
 await Add(Scenarios.RetryStormAsync);
 await Add(() => Task.FromResult(Scenarios.Stop(root)));
 await Add(() => Task.FromResult(Scenarios.Images(1000, 2)));
-await Add(() => Scenarios.CreateCostAsync(sync: true));
-await Add(() => Scenarios.CreateCostAsync(sync: false));
+foreach (var wait in new[] { CreateWait.Always, CreateWait.Never, CreateWait.WhenRequestsScarce }) await Add(() => Scenarios.CreateCostAsync(wait));
 
 var lines = new List<string>
 {

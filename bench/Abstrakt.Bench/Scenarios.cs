@@ -294,18 +294,18 @@ internal static class Scenarios
     }
 
     /// <summary>Requests per item of each create design under a rate limit that counts every request, polls included.</summary>
-    public static async Task<Row> CreateCostAsync(bool sync)
+    public static async Task<Row> CreateCostAsync(CreateWait wait)
     {
         const int n = 60, limit = 60, t = 10;
         await WarmClientAsync();
         using var sandbox = ChildSandbox.Start("latency-ms=1200", $"limit={limit}", "window-s=5", "window-mode=Fixed");
         var before = sandbox.Stats();
         using var client = Client(sandbox);
-        var o = await RunAsync(client, new BatchOptions { ThrottleLimit = t, MaxRetry = 10, SyncCreates = sync }, Items(n));
+        var o = await RunAsync(client, new BatchOptions { ThrottleLimit = t, MaxRetry = 10, CreateWait = wait }, Items(n));
         var after = sandbox.Stats();
         long Count(string name) => after.GetProperty(name).GetInt64() - before.GetProperty(name).GetInt64();
         var requests = Count("requests_total");
-        return new Row($"8. Create cost, {(sync ? "sync:true, polling only past the server's wait" : "sync:false + polling (default)")}",
+        return new Row($"8. Create cost, {wait switch { CreateWait.Always => "sync:true, polling only past the server's wait", CreateWait.Never => "sync:false + polling", _ => "sync:false, sync:true while requests are scarce (default)" }}",
             $"{n} items, each job 1.2 s (flux-schnell's latency), {limit} requests per 5 s window, fixed, every request counted (polls too); client's default polling (0.5 s rising ×1.5 to 5 s); ThrottleLimit {t}",
             $"**{(double)requests / n:0.00} requests per item** ({requests} requests, {Count("rate_limited")} answered 429); {o.Elapsed.TotalSeconds:0.0} s; {o.Completed} done",
             "figures", "-");

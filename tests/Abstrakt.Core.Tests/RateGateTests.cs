@@ -191,4 +191,63 @@ public sealed class RateGateTests
         _time.Advance(TimeSpan.FromSeconds(30));
         Assert.NotNull(Turn(gate)); // the cancelled wait took no turn: the probe after the reset is free
     }
+
+    [Fact]
+    public void RequestsScarce_BeforeAnyAnswer_IsTrueForTheFirstRequestOnly()
+    {
+        var gate = new RateGate(_time);
+
+        Turn(gate);
+        var first = gate.RequestsScarce;
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Turn(gate);
+
+        Assert.True(first);
+        Assert.False(gate.RequestsScarce);
+    }
+
+    [Fact]
+    public void WaitTurn_FirstAnswerSlow_LetsAnotherRequestThroughEveryTwoSeconds()
+    {
+        var gate = new RateGate(_time);
+        Turn(gate);
+
+        AssertHeldFor(gate, TimeSpan.FromSeconds(2));
+        AssertHeldFor(gate, TimeSpan.FromSeconds(2));
+    }
+
+    [Fact]
+    public void RequestsScarce_AGenerousWindow_IsFalse()
+    {
+        var gate = AfterProbe(1000, 999, TimeSpan.FromSeconds(60));
+
+        Turns(gate, 10);
+
+        Assert.False(gate.RequestsScarce);
+    }
+
+    [Fact]
+    public void RequestsScarce_AfterARequestWaitedForTheWindow_IsTrueForAWindowThenFalse()
+    {
+        var gate = AfterProbe(3, 2, TimeSpan.FromSeconds(5));
+        Assert.False(gate.RequestsScarce);
+        Assert.Equal(2, Turns(gate, 10));
+
+        Assert.True(gate.RequestsScarce);
+        _time.Advance(TimeSpan.FromSeconds(4));
+        Assert.True(gate.RequestsScarce);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.False(gate.RequestsScarce);
+    }
+
+    [Fact]
+    public void RequestsScarce_APauseFromA429_IsScarce()
+    {
+        var gate = AfterProbe(1000, 999, TimeSpan.FromSeconds(60));
+
+        gate.Pause(TimeSpan.FromSeconds(3));
+        Turn(gate);
+
+        Assert.True(gate.RequestsScarce);
+    }
 }

@@ -40,6 +40,41 @@ public sealed class RatePacingTests
         Assert.InRange(client.RateLimitWindow!.Value.TotalSeconds, mode == RateWindowMode.Sliding ? windowSec * 0.8 : 0.001, windowSec + 1.1);
     }
 
+    [Theory]
+    [InlineData(10, 2.0, true)]
+    [InlineData(1000, 60.0, false)]
+    public async Task Run_CreatesWaitForTheirResultOnlyWhileRequestsAreScarce(int limit, double windowSec, bool scarce)
+    {
+        // Every request counts against the window, polls too (the stricter reading of spec section 6).
+        const int n = 30;
+        using var sandbox = SandboxServer.Start(new SandboxOptions
+        {
+            LatencyScale = 0, Tier = SandboxTier.Unlimited, RequestsPerWindow = limit,
+            RateWindow = TimeSpan.FromSeconds(windowSec), RateWindowMode = RateWindowMode.Fixed, IgnoreIdempotencyKey = true,
+        });
+        using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey });
+
+        var completed = 0;
+        await foreach (var e in BatchRun.RunAsync(client, new BatchOptions { ThrottleLimit = 50, MaxRetry = 10 }, Enumerable.Range(1, n).Select(i => new WorkItem(i, "scarce " + i))))
+        {
+            completed += e is ItemCompleted ? 1 : 0;
+        }
+
+        Assert.Equal(n, completed);
+        var requests = sandbox.Stats.RequestsTotal;
+        if (scarce)
+        {
+            // Scarce: each create waits for its result, one request per item (a 429 retried aside).
+            Assert.InRange(requests, n, n + sandbox.Stats.RateLimited + 2);
+        }
+        else
+        {
+            // Plenty: only the first create (sent before the limit was known) waits; the rest return their job id at
+            // once and are polled, so a stop can cancel them.
+            Assert.True(requests >= (2 * n) - 1, $"{requests} requests for {n} items");
+        }
+    }
+
     /// <summary>A fake service that answers every request with a model and these rate headers.</summary>
     private static TestListener ServerWith(params (string Name, string Value)[] headers) => new(string.Empty, async context =>
     {

@@ -110,4 +110,46 @@ public sealed class UnknownOutcomeTests : IDisposable
         // Asked for: the service ignores the key, so each lost create's first job and its second are both billed.
         Assert.All(unknown, p => Assert.Equal(2, sandbox.Stats.CreditsByPrompt[p]));
     }
+
+    [Fact]
+    public async Task Stop_WhileCreatesWaitForTheirResult_EndsWithoutWaitingForTheJobs_AndTheirOutcomeStaysUnknown()
+    {
+        // 4 requests a minute, every request counted: the first create goes before the limit is known, the second
+        // after two seconds without an answer, and the third while the window is all but spent: the first and third
+        // wait for their result (sync:true), which for a 90-second video no stop may wait for.
+        using var sandbox = SandboxServer.Start(new SandboxOptions
+        {
+            LatencyScale = 1, Tier = SandboxTier.Unlimited, RequestsPerWindow = 4, RateWindow = TimeSpan.FromMinutes(1),
+            IgnoreIdempotencyKey = true, SyncTimeout = TimeSpan.FromMinutes(10),
+        });
+        using var client = ClientFor(sandbox);
+        var journal = Path.Combine(_dir, "sync.jsonl");
+        using var stop = new CancellationTokenSource();
+        using var run = BatchRun.Start(client, new BatchOptions { ThrottleLimit = 6, DefaultModel = "minimax-video", JournalPath = journal }, stop.Token);
+        for (var i = 1; i <= 6; i++)
+        {
+            await run.AddAsync(new WorkItem(i, "clip " + i));
+        }
+
+        run.CompleteInput();
+        while (sandbox.Stats.JobsCreated < 3)
+        {
+            await Task.Delay(20);
+        }
+
+        await Task.Delay(200);
+        var atStop = run.Snapshot();
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        stop.Cancel();
+        await run.Completion;
+        stopwatch.Stop();
+
+        Assert.Equal(2, atStop.CreatesAwaitingResult);
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(45), "the stop waited for the jobs: " + stopwatch.Elapsed);
+        // The journal names the job whose id came back at once (a resume re-attaches to it; its cancel may find the
+        // window spent), and keeps the two that waited as sent: a resume reports them, never sends them again unasked.
+        using var reopened = Journal.Open(journal, resume: true, "minimax-video");
+        Assert.Equal(1, reopened.Entries.Values.Count(e => e.State is "created" or "cancelled"));
+        Assert.Equal(2, reopened.Entries.Values.Count(e => e.State == "sent"));
+    }
 }

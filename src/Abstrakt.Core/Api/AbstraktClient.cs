@@ -28,6 +28,13 @@ namespace Abstrakt.Api
         /// <summary>Wait for the result (true), or return 202 at once (false).</summary>
         public bool Sync { get; init; } = true;
 
+        /// <summary>
+        /// With <see cref="Sync"/> false: wait for the result after all on a send where the rate limit's requests are
+        /// scarce (see <see cref="AbstraktClient.RequestsScarce"/>): one request does the work of a create and a poll.
+        /// Decided per send, after the rate-limit wait, when the gate knows most.
+        /// </summary>
+        public bool SyncWhenRequestsScarce { get; init; }
+
         /// <summary>Where the service posts the finished job; implies an immediate 202.</summary>
         public Uri? WebhookUrl { get; init; }
 
@@ -36,9 +43,10 @@ namespace Abstrakt.Api
 
         /// <summary>
         /// Called each time the request is about to go on the wire (after any rate-limit wait): from then on the
-        /// service may have created a job, so a caller that records this knows which creates may exist.
+        /// service may have created a job, so a caller that records this knows which creates may exist. The argument
+        /// says whether this send asks the service to wait for the result (sync:true).
         /// </summary>
-        public Action? Sending { get; init; }
+        public Action<bool>? Sending { get; init; }
     }
 
     /// <summary>
@@ -102,6 +110,9 @@ namespace Abstrakt.Api
         /// <remarks>Never a configured value or a plan's seed: only what the service said.</remarks>
         public int? ObservedRateLimit => Gate.Limit;
 
+        /// <summary>True while the rate limit's requests are what limits this client (see <see cref="RunRequest.SyncWhenRequestsScarce"/>).</summary>
+        public bool RequestsScarce => Gate.RequestsScarce;
+
         /// <summary>The rate-limit window as learnt from the service's <c>X-RateLimit-Reset</c>, once seen.</summary>
         public TimeSpan? RateLimitWindow => Gate.Window;
 
@@ -139,13 +150,23 @@ namespace Abstrakt.Api
                 throw new ArgumentNullException(nameof(request));
             }
 
-            var body = new Dictionary<string, object?> { ["input"] = request.Input, ["sync"] = request.Sync && request.WebhookUrl is null };
+            var body = new Dictionary<string, object?> { ["input"] = request.Input };
             if (request.WebhookUrl is not null)
             {
                 body["webhook_url"] = request.WebhookUrl.AbsoluteUri;
             }
 
-            using var doc = await SendAsync(HttpMethod.Post, "/v1/models/" + EscapeModel(request.Model) + "/run", RunBody(request.Input, body), request.IdempotencyKey, cancellationToken, request.Sending).ConfigureAwait(false);
+            // Decided per send, past the rate-limit wait, when the gate knows most. A webhook's create returns at once
+            // whatever sync says.
+            var adaptive = !request.Sync && request.WebhookUrl is null && request.SyncWhenRequestsScarce;
+            var wait = request.Sync && request.WebhookUrl is null;
+            void Sending()
+            {
+                wait = adaptive ? Gate.RequestsScarce : wait;
+                request.Sending?.Invoke(wait);
+            }
+
+            using var doc = await SendAsync(HttpMethod.Post, "/v1/models/" + EscapeModel(request.Model) + "/run", RunBody(request.Input, body, () => wait), request.IdempotencyKey, cancellationToken, Sending).ConfigureAwait(false);
             return ReadJobOrThrow(doc.RootElement, "POST /v1/models/" + request.Model + "/run");
         }
 
@@ -352,20 +373,27 @@ namespace Abstrakt.Api
             }
         }
 
-        /// <summary>A run's body: plain JSON, or JSON with a local image streamed in as a data URI (made afresh per attempt).</summary>
-        private static Func<HttpContent> RunBody(IReadOnlyDictionary<string, object?> input, Dictionary<string, object?> body)
+        /// <summary>
+        /// A run's body: plain JSON, or JSON with a local image streamed in as a data URI. Made afresh per attempt, as the
+        /// attempt goes on the wire, with <paramref name="sync"/> as decided for that attempt.
+        /// </summary>
+        private static Func<HttpContent> RunBody(IReadOnlyDictionary<string, object?> input, Dictionary<string, object?> body, Func<bool> sync)
         {
             var image = input.FirstOrDefault(p => p.Value is ImageInput { Path: not null });
-            if (image.Key is null)
+            var placeholder = "abstrakt-image-" + Guid.NewGuid().ToString("N");
+            if (image.Key is not null)
             {
-                var bytes = JsonValues.ToUtf8(body);
-                return () => new ByteArrayContent(bytes) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" } } };
+                body["input"] = input.ToDictionary(p => p.Key, p => p.Key == image.Key ? placeholder : p.Value, StringComparer.Ordinal);
             }
 
-            var placeholder = "abstrakt-image-" + Guid.NewGuid().ToString("N");
-            body["input"] = input.ToDictionary(p => p.Key, p => p.Key == image.Key ? placeholder : p.Value, StringComparer.Ordinal);
-            var json = JsonValues.ToUtf8(body);
-            return () => new InlineImageContent(json, placeholder, (ImageInput)image.Value!);
+            return () =>
+            {
+                body["sync"] = sync();
+                var json = JsonValues.ToUtf8(body);
+                return image.Key is null
+                    ? new ByteArrayContent(json) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" } } }
+                    : new InlineImageContent(json, placeholder, (ImageInput)image.Value!);
+            };
         }
 
         private async Task<JsonDocument> SendAsync(HttpMethod method, string pathAndQuery, Func<HttpContent>? body, string? idempotencyKey, CancellationToken cancellationToken, Action? sending = null)

@@ -66,6 +66,9 @@ namespace Abstrakt.Api
         private const double WindowMargin = 0.02;
         private const int MaxLimit = 100_000;
 
+        /// <summary>Before any answer, one request at a time, and one more when none has answered for this long.</summary>
+        private static readonly TimeSpan FirstAnswerPatience = TimeSpan.FromSeconds(2);
+
         /// <summary>A waiter re-checks at least this often, whatever it waits for.</summary>
         private static readonly TimeSpan MaxNap = TimeSpan.FromSeconds(1);
 
@@ -86,6 +89,7 @@ namespace Abstrakt.Api
         private DateTimeOffset _resetAt;
         private long _probe;
         private DateTimeOffset _pausedUntil;
+        private DateTimeOffset _lastShortAt = DateTimeOffset.MinValue;
         private int _waiting;
 
         /// <summary>Creates a gate.</summary>
@@ -126,6 +130,31 @@ namespace Abstrakt.Api
                 lock (_lock)
                 {
                     return LearntWindow;
+                }
+            }
+        }
+
+        /// <summary>
+        /// True while the window's requests are what limits the batch: a request had to wait for the window (or a 429's
+        /// pause) within the last window, or more requests wait now than the window has left. A request that can do
+        /// the work of two (a create that waits for its result instead of being polled) is then worth choosing. Before
+        /// any answer, true for the first request only: the limit is unknown, and a request that proves not to fit the
+        /// window costs a whole window, where waiting for the first answer costs one job's time.
+        /// </summary>
+        public bool RequestsScarce
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    if (!_known)
+                    {
+                        return !_unannounced && _sent <= 1;
+                    }
+
+                    var now = _time.GetUtcNow();
+                    var recently = LearntWindow ?? TimeSpan.FromMinutes(1);
+                    return now - _lastShortAt < recently + Margin(recently) || (_known && Budget() < Volatile.Read(ref _waiting));
                 }
             }
         }
@@ -327,6 +356,7 @@ namespace Abstrakt.Api
         {
             if (now < _pausedUntil)
             {
+                _lastShortAt = now;
                 return _pausedUntil - now;
             }
 
@@ -338,13 +368,26 @@ namespace Abstrakt.Api
                     return TimeSpan.Zero;
                 }
 
-                // One request at a time until an answer tells the limit; woken by that answer.
-                return _unanswered.Count == 0 ? TimeSpan.Zero : MaxNap;
+                // One request at a time until an answer tells the limit (woken by that answer); a first request that
+                // takes long (a create that waits for its job) lets another through now and then.
+                var lastSent = DateTimeOffset.MinValue;
+                foreach (var sentAt in _unanswered.Values)
+                {
+                    lastSent = sentAt > lastSent ? sentAt : lastSent;
+                }
+
+                return _unanswered.Count == 0 ? TimeSpan.Zero : lastSent + FirstAnswerPatience - now;
             }
 
             if (now < _resetAt)
             {
-                return Budget() > 0 ? TimeSpan.Zero : _resetAt - now;
+                if (Budget() > 0)
+                {
+                    return TimeSpan.Zero;
+                }
+
+                _lastShortAt = now;
+                return _resetAt - now;
             }
 
             // The window has moved since the last answer: what came back is unknown.
@@ -356,6 +399,7 @@ namespace Abstrakt.Api
                 return TimeSpan.Zero;
             }
 
+            _lastShortAt = now;
             return freeAt - now;
         }
 

@@ -91,8 +91,8 @@ namespace Abstrakt.Engine
         /// <summary>The clock, injected so tests never sleep.</summary>
         public TimeProvider Time { get; set; } = TimeProvider.System;
 
-        /// <summary>Benchmarks only: create with sync:true (one request when the job ends within the server's wait) instead of sync:false.</summary>
-        internal bool SyncCreates { get; set; }
+        /// <summary>Benchmarks only: whether creates wait for their result (sync:true); by default only while requests are scarce.</summary>
+        internal CreateWait CreateWait { get; set; }
 
         /// <summary>Tests only: called at each stage of an item, so a test can throw there (chaos tests).</summary>
         internal Action<ItemStage, WorkItem>? FaultInjection { get; set; }
@@ -149,5 +149,18 @@ namespace Abstrakt.Engine
 
         /// <summary>Before a journal record is written.</summary>
         Journal,
+    }
+
+    /// <summary>Whether a create asks the service to wait for the result (sync:true) or to answer at once with the job id.</summary>
+    internal enum CreateWait
+    {
+        /// <summary>sync:false, except on a send where the rate limit's requests are scarce (the default).</summary>
+        WhenRequestsScarce,
+
+        /// <summary>Always sync:true.</summary>
+        Always,
+
+        /// <summary>Always sync:false.</summary>
+        Never,
     }
 }

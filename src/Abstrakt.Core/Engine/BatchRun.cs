@@ -48,7 +48,7 @@ namespace Abstrakt.Engine
         private readonly string _batchId;
         private readonly long _startTimestamp;
         private readonly long _answersAtStart;
-        private long _accepted, _done, _failed, _unknown, _inFlight, _retries, _credits;
+        private long _accepted, _done, _failed, _unknown, _inFlight, _awaitingResult, _retries, _credits;
         private volatile bool _inputComplete;
         private volatile string? _lastPrompt;
         private BatchFatalException? _fatal;
@@ -275,6 +275,7 @@ namespace Abstrakt.Engine
                 Failed = failed,
                 OutcomeUnknown = Interlocked.Read(ref _unknown),
                 InFlight = Interlocked.Read(ref _inFlight),
+                CreatesAwaitingResult = Interlocked.Read(ref _awaitingResult),
                 WaitingOnRateLimit = _client.RateLimitWaiting,
                 Retries = Interlocked.Read(ref _retries),
                 CreditsUsed = Interlocked.Read(ref _credits),
@@ -656,22 +657,33 @@ namespace Abstrakt.Engine
             // A header holds ASCII only: an id such as 'café' goes in as its hash.
             var key = _batchId + ":" + HeaderSafe(item.Id) + ":" + CanonicalHash(model, input) + (state.Resubmissions > 0 ? ":" + state.Resubmissions : string.Empty);
             // sync:false: the job id comes back at once and is recorded before any wait, so a stop can cancel the job
-            // and a resume (or another runner) re-attaches to it. "sent" is recorded as the request goes on the wire (not
-            // while it waits for the rate limit), so only a crash mid-create leaves an unknown outcome to a resume. A
-            // shared store also records the create before it is sent, and checks this runner still owns the item.
+            // and a resume (or another runner) re-attaches to it. Where the rate limit's requests are scarce, a create
+            // that waits for its result does the work of two requests in one; its price is that a stop during it leaves
+            // an unknown outcome, which is reported, never resubmitted unasked (docs/reliability.md). A shared store
+            // always records job ids first: other runners take over its items. "sent" is recorded as the request goes
+            // on the wire (not while it waits for the rate limit), so only a stop or crash mid-create leaves an unknown
+            // outcome to a resume. A shared store also records the create before it is sent, and checks this runner
+            // still owns the item.
             if (_store.Shared && !await RecordAsync(item, s => s.SendingAsync(item, state.Resubmissions)).ConfigureAwait(false))
             {
                 throw new OperationCanceledException("Another runner owns this item now.");
             }
 
             var resubmissions = state.Resubmissions;
-            using var guard = new CreateGuard(token, _consumerGone.Token);
+            using var guard = new CreateGuard(token, _consumerGone.Token, SyncCreateGrace, _options.Time);
+            var awaitingResult = false;
             var request = new RunRequest
             {
-                Model = model, Input = input, IdempotencyKey = key, WebhookUrl = _options.WebhookUrl, Sync = _options.SyncCreates && !_store.Shared,
-                Sending = () =>
+                Model = model, Input = input, IdempotencyKey = key, WebhookUrl = _options.WebhookUrl, Sync = _options.CreateWait == CreateWait.Always && !_store.Shared, SyncWhenRequestsScarce = _options.CreateWait == CreateWait.WhenRequestsScarce && !_store.Shared,
+                Sending = waitsForResult =>
                 {
-                    guard.Sending();
+                    guard.Sending(waitsForResult);
+                    if (waitsForResult && !awaitingResult)
+                    {
+                        awaitingResult = true;
+                        Interlocked.Increment(ref _awaitingResult);
+                    }
+
                     Record(item, store => store.Sent(item, resubmissions));
                 },
             };
@@ -689,6 +701,13 @@ namespace Abstrakt.Engine
                 // Answered, or refused before anything was sent: no job exists unnamed.
                 Record(item, store => store.Unsent(item));
                 throw;
+            }
+            finally
+            {
+                if (awaitingResult)
+                {
+                    Interlocked.Decrement(ref _awaitingResult);
+                }
             }
 
             state.JobId = job.JobId;
@@ -867,6 +886,9 @@ namespace Abstrakt.Engine
                 throw _fatal;
             }
         }
+
+        /// <summary>How long a create that waits for its result may still answer after a stop (then its outcome is unknown).</summary>
+        private static readonly TimeSpan SyncCreateGrace = TimeSpan.FromSeconds(0.5);
 
         /// <summary>How long cancelling remote jobs may take, so a stop or a failure never waits on a slow service.</summary>
         private static readonly TimeSpan CancelBudget = TimeSpan.FromSeconds(1.5);

@@ -5,25 +5,37 @@ namespace Abstrakt.Engine
 {
     /// <summary>
     /// Lets a stop abort a create still waiting for its turn, but not one already on the wire: that one's answer
-    /// names a job the stop then cancels, where an aborted send would leave a job that no one can name.
+    /// names a job the stop then cancels, where an aborted send would leave a job that no one can name. A create that
+    /// waits for its result (sync:true) would hold the stop for the job's whole run: it gets a short grace to answer,
+    /// and is then aborted, its outcome unknown (reported, never resubmitted unasked).
     /// </summary>
     internal sealed class CreateGuard : IDisposable
     {
-        private const int Waiting = 0, OnTheWire = 1, Stopped = 2;
+        private const int Waiting = 0, OnTheWire = 1, Stopped = 2, OnTheWireForResult = 3;
         private readonly CancellationTokenSource _beforeSending;
         private readonly CancellationTokenRegistration _stop;
+        private readonly TimeSpan _grace;
+        private ITimer? _graceTimer;
         private int _state;
 
         /// <param name="stop">The item's token: honoured until the request is sent.</param>
         /// <param name="abandon">Honoured always (the consumer has gone).</param>
-        public CreateGuard(CancellationToken stop, CancellationToken abandon)
+        /// <param name="grace">How long a create that waits for its result may still take after a stop.</param>
+        /// <param name="time">The clock the grace runs on.</param>
+        public CreateGuard(CancellationToken stop, CancellationToken abandon, TimeSpan grace, TimeProvider time)
         {
+            _grace = grace;
             _beforeSending = CancellationTokenSource.CreateLinkedTokenSource(abandon);
             _stop = stop.Register(() =>
             {
-                if (Interlocked.CompareExchange(ref _state, Stopped, Waiting) == Waiting)
+                var was = Interlocked.CompareExchange(ref _state, Stopped, Waiting);
+                if (was == Waiting)
                 {
                     _beforeSending.Cancel();
+                }
+                else if (was == OnTheWireForResult)
+                {
+                    StopAfterGrace(time);
                 }
             });
         }
@@ -32,11 +44,36 @@ namespace Abstrakt.Engine
         public CancellationToken Token => _beforeSending.Token;
 
         /// <summary>Marks the create as going on the wire; throws when the stop came first, so nothing is sent.</summary>
-        public void Sending()
+        /// <param name="waitsForResult">The create asks the service to wait for the result (sync:true).</param>
+        public void Sending(bool waitsForResult)
         {
-            if (Interlocked.CompareExchange(ref _state, OnTheWire, Waiting) != Waiting)
+            if (Interlocked.CompareExchange(ref _state, waitsForResult ? OnTheWireForResult : OnTheWire, Waiting) != Waiting)
             {
                 throw new OperationCanceledException(_beforeSending.Token);
+            }
+        }
+
+        private void StopAfterGrace(TimeProvider time)
+        {
+            try
+            {
+                _graceTimer = time.CreateTimer(_ => Cancel(), null, _grace, Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The create has ended.
+            }
+        }
+
+        private void Cancel()
+        {
+            try
+            {
+                _beforeSending.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The create answered within the grace.
             }
         }
 
@@ -44,6 +81,7 @@ namespace Abstrakt.Engine
         public void Dispose()
         {
             _stop.Dispose();
+            _graceTimer?.Dispose();
             _beforeSending.Dispose();
         }
     }

@@ -157,6 +157,12 @@ namespace Abstrakt.Engine
         /// <summary>Items being worked on.</summary>
         public long InFlight { get; init; }
 
+        /// <summary>
+        /// Of the items in flight, those whose create is on the wire waiting for its result (sync:true, chosen while
+        /// requests are scarce): no job id yet, so a stop cannot cancel their jobs.
+        /// </summary>
+        public long CreatesAwaitingResult { get; init; }
+
         /// <summary>Requests held back by the rate limit.</summary>
         public int WaitingOnRateLimit { get; init; }
 

@@ -328,8 +328,11 @@ namespace Abstrakt.PowerShell.Commands
             if (_run is not null && Host?.UI is { } ui)
             {
                 var s = _run.Snapshot();
+                var awaiting = s.CreatesAwaitingResult == 0 ? string.Empty
+                    : $"{s.CreatesAwaitingResult} {(s.CreatesAwaitingResult == 1 ? "create was" : "creates were")} waiting for the result (sent so while the rate limit was the bottleneck): any not answered at once has an unknown outcome, reported by -Resume and sent again only with -ResubmitUnknown. ";
                 ui.WriteWarningLine(
-                    $"Stopped: {s.Done} done, {s.Failed} failed; {s.InFlight} in flight were cancelled on the service (not charged), the rest not sent. "
+                    $"Stopped: {s.Done} done, {s.Failed} failed; {s.InFlight - s.CreatesAwaitingResult} in flight were cancelled on the service (not charged), the rest not sent. "
+                    + awaiting
                     + (_run.StoreDescription is null ? "Add -JournalPath next time to make a batch resumable."
                         : _run.Shared ? $"Its items go back to the other runners of the batch ({_run.StoreDescription}), or to the next one that joins."
                         : $"Resume: the same command with -Resume ({_run.StoreDescription})."));
