@@ -1,4 +1,5 @@
 using System;
+using Abstrakt.Api;
 using System.Collections;
 using System.Collections.Generic;
 using System.Linq;
@@ -17,6 +18,9 @@ namespace Abstrakt.PowerShell
 
         /// <summary>The source image: a path or an http(s) URL, or null.</summary>
         public string? Image { get; set; }
+
+        /// <summary>The source image checked (a file's content, size and hash), when the reader was asked to.</summary>
+        public ImageInput? Source { get; set; }
 
         public Dictionary<string, object?> Input { get; } = new Dictionary<string, object?>(StringComparer.Ordinal);
     }
@@ -121,12 +125,19 @@ namespace Abstrakt.PowerShell
         /// <returns>The image reference.</returns>
         public static string? ImageOf(PSObject row) => Text(row, Columns[6]);
 
-        /// <summary>Reads one pipeline object as an item, or says why it cannot be one (null, a bad cell, no prompt, an unpaired surrogate).</summary>
+        /// <summary>
+        /// Reads one pipeline object as an item, as Start-AbstraktBatch sends it, or says why it cannot be one (null, a
+        /// bad cell, an image that cannot be sent, no prompt, an unpaired surrogate). Every cmdlet that takes items
+        /// (Start-AbstraktBatch, Measure-AbstraktCost, Import-AbstraktBatch) reads them here, so they agree on what an
+        /// item is.
+        /// </summary>
         /// <param name="obj">The pipeline object.</param>
         /// <param name="row">Its 1-based position, for messages.</param>
         /// <param name="rejection">Why it cannot be an item (TargetObject: the object).</param>
+        /// <param name="images">Checks an item's image (see <see cref="ImageReference.Resolve"/>); null: images are not taken, so an image without a prompt is an empty prompt.</param>
+        /// <param name="imagePrompt">The prompt for an image item that has none (-Prompt).</param>
         /// <returns>The fields, or null.</returns>
-        public static ItemFields? Check(PSObject? obj, long row, out ErrorRecord? rejection)
+        public static ItemFields? Check(PSObject? obj, long row, out ErrorRecord? rejection, PSCmdlet? images = null, string? imagePrompt = null)
         {
             rejection = null;
             if (obj?.BaseObject is null)
@@ -147,7 +158,21 @@ namespace Abstrakt.PowerShell
                 return null;
             }
 
-            if (string.IsNullOrWhiteSpace(item.Prompt))
+            if (images is not null && item.Image is not null)
+            {
+                item.Prompt = string.IsNullOrWhiteSpace(item.Prompt) ? imagePrompt ?? string.Empty : item.Prompt;
+                try
+                {
+                    item.Source = ImageReference.Resolve(images, item.Image);
+                }
+                catch (ImageInputException ex)
+                {
+                    rejection = ImageReference.Error(ex, obj);
+                    return null;
+                }
+            }
+
+            if (string.IsNullOrWhiteSpace(item.Prompt) && item.Source is null)
             {
                 rejection = Rejection(ErrorIds.EmptyPrompt, IsRow(obj) ? "A pipeline item has no prompt: give it a Prompt (or Text) column." : "A pipeline item has an empty prompt.", obj);
             }

@@ -231,16 +231,20 @@ Describe 'Image inputs' {
         ($jobs | ForEach-Object { $decoded.($_.JobId).sha256 }) | Sort-Object | Should -Be ($files | ForEach-Object { Get-Sha256 $_.FullName } | Sort-Object)
     }
 
-    It 'prices image items under -WhatIf and in Measure-AbstraktCost without sending them' {
+    It 'prices image items under -WhatIf and in Measure-AbstraktCost without sending them, and neither prices a file that is not an image' {
         $sandbox = Start-FreshSandbox
         $photos = New-Folder price
         1..4 | ForEach-Object { $null = New-TestPng (Join-Path $photos "w$_.png") -Width 4 -Height 4 -Seed $_ }
+        Set-Content -Path (Join-Path $photos 'notes.txt') -Value 'not a picture'
         $transcript = Join-Path $TestDrive "$([guid]::NewGuid().ToString('N')).txt"
 
-        $estimate = Get-ChildItem $photos | Measure-AbstraktCost -Model image-to-image
+        $estimate = Get-ChildItem $photos | Measure-AbstraktCost -Model image-to-image -ErrorVariable measureErrors -ErrorAction SilentlyContinue
         $null = Start-Transcript -Path $transcript
-        try { Get-ChildItem $photos | Start-AbstraktBatch -Model image-to-image -Prompt 'as ink' -WhatIf } finally { $null = Stop-Transcript }
+        try { Get-ChildItem $photos | Start-AbstraktBatch -Model image-to-image -Prompt 'as ink' -WhatIf -ErrorVariable whatIfErrors -ErrorAction SilentlyContinue } finally { $null = Stop-Transcript }
 
+        $measureErrors.FullyQualifiedErrorId | Should -BeLike 'AbstraktItemFailed.NotAnImage*'
+        $measureErrors.TargetObject.Name | Should -Be 'notes.txt'
+        $whatIfErrors.FullyQualifiedErrorId | Should -BeLike 'AbstraktItemFailed.NotAnImage*'
         $estimate.Items | Should -Be 4
         $estimate.Credits | Should -Be 8
         (Get-Content $transcript -Raw) -replace '\s+', ' ' | Should -Match 'What if: .*4 items, 4 outputs, about 8 credits'

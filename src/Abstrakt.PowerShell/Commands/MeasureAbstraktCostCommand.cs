@@ -29,33 +29,18 @@ namespace Abstrakt.PowerShell.Commands
         /// <inheritdoc/>
         protected override void ProcessRecord()
         {
-            foreach (var item in ItemReader.Items(InputObject))
+            foreach (var obj in ItemReader.Items(InputObject))
             {
-                if (item?.BaseObject is null)
+                // Read as Start-AbstraktBatch reads it: what it would refuse (a blank line, a bad cell, a file that is
+                // not an image) is that item's error here too, and is not priced.
+                if (ItemReader.Check(obj, ++_row, out var rejection, images: this) is { } item)
                 {
-                    continue;
+                    _estimate.Add(item.Model ?? Model, CostEstimate.Outputs(item.Input));
                 }
-
-                _row++;
-                ItemFields fields;
-                try
+                else
                 {
-                    fields = ItemReader.Fields(item);
+                    WriteError(rejection!);
                 }
-                catch (FormatException ex)
-                {
-                    // As Start-AbstraktBatch: a bad cell is that row's error, never the end of the estimate.
-                    WriteError(ItemReader.Rejection(ErrorIds.InvalidInput, $"Input row {_row}, {ex.Message}", item));
-                    continue;
-                }
-
-                // As Start-AbstraktBatch: an item with neither prompt nor image (a blank line) is not sent, so not priced.
-                if (string.IsNullOrWhiteSpace(fields.Prompt) && fields.Image is null)
-                {
-                    continue;
-                }
-
-                _estimate.Add(fields.Model ?? Model, CostEstimate.Outputs(fields.Input));
             }
         }
 

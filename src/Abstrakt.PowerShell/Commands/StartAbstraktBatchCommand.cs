@@ -266,50 +266,19 @@ namespace Abstrakt.PowerShell.Commands
         /// <summary>Reads one item and submits it; reports and skips (never drops silently) what cannot be an item.</summary>
         private void Read(PSObject? obj)
         {
-            if (obj?.BaseObject is null)
-            {
-                Reject(ErrorIds.NullInput, "A pipeline item is null; each item needs a prompt.", obj);
-                return;
-            }
-
-            if (!ImageReference.IsFile(obj))
+            if (obj?.BaseObject is not null && !ImageReference.IsFile(obj))
             {
                 WarnUnboundColumns(obj, ItemReader.Binds, "Prompt (or Text), Model, Id (or Name), ImageSize, NumImages, Seed, Image (or Path, ImageUrl)");
             }
 
-            ItemFields item;
-            try
+            if (ItemReader.Check(obj, NextIndex, out var rejection, images: this, imagePrompt: Prompt) is { } item)
             {
-                item = ItemReader.Fields(obj);
-            }
-            catch (FormatException ex)
-            {
-                // A bad cell (NumImages=abc) is that row's error, never the batch's end.
-                Reject(ErrorIds.InvalidInput, $"Input row {NextIndex}, {ex.Message}", obj);
-                return;
-            }
-
-            if (item.Image is not null && string.IsNullOrWhiteSpace(item.Prompt))
-            {
-                item.Prompt = Prompt ?? string.Empty;
-            }
-
-            if (!TryImage(item.Image, obj, out var image))
-            {
-                return;
-            }
-
-            if (string.IsNullOrWhiteSpace(item.Prompt) && image is null)
-            {
-                Reject(ErrorIds.EmptyPrompt, ItemReader.IsRow(obj) ? "A pipeline item has no prompt: give it a Prompt (or Text) column." : "A pipeline item has an empty prompt.", obj);
-            }
-            else if (ItemReader.HasUnpairedSurrogate(item.Prompt))
-            {
-                Reject(ErrorIds.InvalidInput, "A prompt contains an unpaired UTF-16 surrogate and cannot be sent as UTF-8.", obj);
+                Submit(item.Prompt, item.Model, item.Input, item.Id, obj, item.Source);
             }
             else
             {
-                Submit(item.Prompt, item.Model, item.Input, item.Id, obj, image);
+                SkipIndex();
+                WriteError(rejection!);
             }
         }
 
