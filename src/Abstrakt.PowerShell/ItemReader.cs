@@ -37,10 +37,11 @@ namespace Abstrakt.PowerShell
             new[] { "Prompt", "Text" },
             new[] { "Model" },
             new[] { "Id", "Name" },
-            new[] { "ImageSize" },
-            new[] { "NumImages" },
+            // The API's own names too, as a JSON-lines file written for the API has them.
+            new[] { "ImageSize", "image_size" },
+            new[] { "NumImages", "num_images" },
             new[] { "Seed" },
-            new[] { "Image", "Path", "ImageUrl" },
+            new[] { "Image", "Path", "ImageUrl", "image_url" },
         };
 
         /// <summary>Reads a row into an item.</summary>

@@ -342,6 +342,16 @@ Describe 'Progress that knows the total' {
         ($results | Where-Object Id -EQ first).Urls | Should -HaveCount 2
     }
 
+    It 'reads the API''s own field names in a JSON-lines input file (num_images, image_size)' {
+        $path = Join-Path $TestDrive 'api.jsonl'
+        '{"prompt":"two of these","num_images":2,"image_size":"landscape_16_9"}' | Set-Content $path
+
+        $results = Start-AbstraktBatch -InputFile $path -WarningVariable unbound -WarningAction SilentlyContinue
+
+        $results.Urls | Should -HaveCount 2
+        $unbound | Should -BeNullOrEmpty -Because 'both fields bind'
+    }
+
     It 'takes a -TotalCount hint for pipeline input' {
         $records = Get-BatchProgress '1..300 | ForEach-Object { "p $_" } | Start-AbstraktBatch -ThrottleLimit 4 -TotalCount 300' @{}
         $records.Count | Should -BeGreaterThan 0
