@@ -163,6 +163,13 @@ Describe 'Invoke-AbstraktImage' {
         { Invoke-AbstraktImage 'x' -ImageSize huge } | Should -Throw -ErrorId 'ParameterArgumentValidationError,*'
         (Get-SandboxStats $sandbox).requests_total | Should -Be $before
     }
+
+    It 'completes -ImageSize with the sizes the API names' {
+        $line = 'Invoke-AbstraktImage x -ImageSize '
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be 'square_hd', 'square', 'portrait_4_3', 'landscape_16_9'
+        $line = 'Invoke-AbstraktImage x -ImageSize land'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be 'landscape_16_9'
+    }
 }
 
 Describe 'Invoke-AbstraktModel' {

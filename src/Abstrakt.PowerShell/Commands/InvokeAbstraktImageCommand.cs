@@ -35,7 +35,8 @@ namespace Abstrakt.PowerShell.Commands
         /// <summary>square, square_hd, portrait_4_3 or landscape_16_9; an empty cell means the model's default.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [EmptyAsNull]
-        [ValidateWhenGiven("square", "square_hd", "portrait_4_3", "landscape_16_9")]
+        [ValidateWhenGiven(ImageSizes.Square, ImageSizes.SquareHd, ImageSizes.Portrait, ImageSizes.Landscape)]
+        [ArgumentCompleter(typeof(ImageSizes))]
         public string? ImageSize { get; set; }
 
         /// <summary>Images per prompt (1 to 4); an empty cell means one.</summary>
