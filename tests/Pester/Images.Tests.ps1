@@ -231,6 +231,22 @@ Describe 'Image inputs' {
         ($jobs | ForEach-Object { $decoded.($_.JobId).sha256 }) | Sort-Object | Should -Be ($files | ForEach-Object { Get-Sha256 $_.FullName } | Sort-Object)
     }
 
+    It 'shows one line per image result in the table at 80 columns, its whole id and output name' {
+        $null = Start-FreshSandbox
+        $photos = New-Folder table
+        1..3 | ForEach-Object { $null = New-TestPng (Join-Path $photos "holiday-$_.png") -Width 4 -Height 4 -Seed $_ }
+        $out = Join-Path $TestDrive "table-$([guid]::NewGuid().ToString('N'))"
+
+        $results = Get-ChildItem $photos | Start-AbstraktBatch -Model image-upscaler -OutputDirectory $out
+        $rows = @(($results | Format-Table | Out-String -Width 80) -split "`r?`n" | Where-Object { $_ -match '\S' } | Select-Object -Skip 2)
+
+        $rows | Should -HaveCount 3
+        foreach ($result in $results) {
+            $row = $rows | Where-Object { $_.StartsWith($result.Id) }
+            $row | Should -Match ([regex]::Escape((Split-Path $result.File -Leaf))) -Because "$($result.Id) names its file"
+        }
+    }
+
     It 'prices image items under -WhatIf and in Measure-AbstraktCost without sending them, and neither prices a file that is not an image' {
         $sandbox = Start-FreshSandbox
         $photos = New-Folder price
