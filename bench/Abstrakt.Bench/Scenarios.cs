@@ -98,10 +98,13 @@ internal static class Scenarios
         runspace.Open();
         using var ps = PowerShell.Create();
         ps.Runspace = runspace;
-        ps.AddScript("param($uri, $key) Connect-Abstrakt -Endpoint $uri -ApiKey ([System.Net.NetworkCredential]::new('', $key).SecurePassword) -Tier Unlimited");
+        // No -Tier: the plans are the real ones now (no Unlimited); the child sandbox has no limit, and its answers say so.
+        ps.AddScript("param($uri, $key) Connect-Abstrakt -Endpoint $uri -ApiKey ([System.Net.NetworkCredential]::new('', $key).SecurePassword)");
         ps.AddArgument(sandbox.Uri);
         ps.AddArgument(sandbox.ApiKey.Reveal());
         ps.Invoke();
+        // A failed connect would leave the batch to the session's own sandbox, with real latencies: measure nothing then.
+        if (ps.HadErrors) throw new InvalidOperationException("Connect-Abstrakt failed: " + string.Join("; ", ps.Streams.Error));
         return runspace;
     }
 

@@ -192,7 +192,7 @@ namespace Abstrakt.Api
                     job = await GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
                     faults = 0;
                 }
-                catch (AbstraktApiException ex) when (ex.Kind == ErrorKind.Retryable && ++faults <= MaxPollFaultsInARow)
+                catch (AbstraktApiException ex) when (Engine.FailureClassifier.IsRetryable(ex) && ++faults <= MaxPollFaultsInARow)
                 {
                     // A poll is a read: a passing fault says nothing about the job, so ask again after the next interval.
                     await _options.Time.Delay(ex.RetryAfter is TimeSpan hint && hint > delay ? hint : delay, cancellationToken).ConfigureAwait(false);
