@@ -46,9 +46,9 @@ internal static class Answers
 {
     public const string CompletedJob = """{"job_id":"job_1","status":"completed","model_id":"flux-schnell","output":{"items":[{"url":"https://cdn.example/x.png"}]},"credits_used":1}""";
 
-    public static Func<HttpResponseMessage> Answer(HttpStatusCode status, string body, params (string Name, string Value)[] headers) => () => Json(status, body, headers);
+    public static Func<HttpResponseMessage> Answer(HttpStatusCode status, string body, params (string Name, string Value)[] headers) => () => JsonAnswer(status, body, headers);
 
-    public static HttpResponseMessage Json(HttpStatusCode status, string body, params (string Name, string Value)[] headers)
+    public static HttpResponseMessage JsonAnswer(HttpStatusCode status, string body, params (string Name, string Value)[] headers)
     {
         var response = new HttpResponseMessage(status) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         foreach (var (name, value) in headers)
@@ -61,12 +61,12 @@ internal static class Answers
 
     /// <summary>A job in the given state, as the service answers a create or a poll.</summary>
     public static HttpResponseMessage Job(string id, string status, string extra = "") =>
-        Json(status == "completed" ? HttpStatusCode.OK : HttpStatusCode.Accepted, "{\"job_id\":\"" + id + "\",\"status\":\"" + status + "\",\"model_id\":\"flux-schnell\"" + extra + "}");
+        JsonAnswer(status == "completed" ? HttpStatusCode.OK : HttpStatusCode.Accepted, "{\"job_id\":\"" + id + "\",\"status\":\"" + status + "\",\"model_id\":\"flux-schnell\"" + extra + "}");
 
     /// <summary>A job that completed with one output at <paramref name="url"/>.</summary>
     public static HttpResponseMessage Completed(string id, string url = "https://cdn.example/x.png") =>
         Job(id, "completed", ",\"output\":{\"items\":[{\"url\":\"" + url + "\",\"content_type\":\"image/png\"}]},\"credits_used\":1");
 
     public static HttpResponseMessage Error(int status, string code, string message = "no") =>
-        Json((HttpStatusCode)status, "{\"error\":{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}}");
+        JsonAnswer((HttpStatusCode)status, "{\"error\":{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}}");
 }

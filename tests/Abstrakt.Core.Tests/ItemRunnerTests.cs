@@ -136,7 +136,7 @@ public sealed class ItemRunnerTests : IDisposable
     [Fact]
     public async Task Run_ServerAsksToWaitPastTheDeadline_FailsAtOnceWithTheServersReason()
     {
-        var handler = new FakeHandler(() => Answers.Json((HttpStatusCode)503, """{"error":{"code":"MODEL_UNAVAILABLE","message":"down","retry_after":60}}"""));
+        var handler = new FakeHandler(() => JsonAnswer((HttpStatusCode)503, """{"error":{"code":"MODEL_UNAVAILABLE","message":"down","retry_after":60}}"""));
 
         var outcome = await Runner(handler, o => o.ItemTimeout = TimeSpan.FromSeconds(10)).RunAsync(new WorkItem(1, "a fox"), null, CancellationToken.None);
 

@@ -17,7 +17,7 @@ public sealed class ModelInputMapperTests
     });
 
     private static HttpResponseMessage Model(string schemaProperties) =>
-        Answers.Json(HttpStatusCode.OK, """{"id":"upscaler","input_schema":{"type":"object","properties":""" + schemaProperties + "}}");
+        JsonAnswer(HttpStatusCode.OK, """{"id":"upscaler","input_schema":{"type":"object","properties":""" + schemaProperties + "}}");
 
     [Fact]
     public async Task InputFor_PromptModel_TakesThePromptAndTheItemsInputs()

@@ -111,7 +111,7 @@ namespace Abstrakt.Engine
             if (_options.TraceRequests)
             {
                 // Flows into every request this item makes, retries and polls included.
-                AbstraktClient.CurrentTrace.Value = message => _note(item, message);
+                Api.Handlers.TracingHandler.Sink.Value = message => _note(item, message);
             }
 
             var context = ResilienceContextPool.Shared.Get(token);

@@ -1,0 +1,56 @@
+using System;
+using System.Net.Http;
+using System.Threading;
+
+namespace Abstrakt.Api.Handlers
+{
+    /// <summary>
+    /// A request to the API as it goes through the client's handlers: what HTTP does not carry, that the handlers and
+    /// the caller share. Its own clock starts when it leaves the rate-limit queue, never while it waits there.
+    /// </summary>
+    internal sealed class ApiRequest : HttpRequestMessage
+    {
+        private readonly CancellationTokenSource _attempt;
+        private readonly TimeSpan _timeout;
+        private readonly Action? _sending;
+
+        /// <param name="method">The method.</param>
+        /// <param name="endpoint">The endpoint's scheme and authority.</param>
+        /// <param name="pathAndQuery">The path, escaped, and any query.</param>
+        /// <param name="attempt">Cancelled when the attempt times out: <paramref name="timeout"/> from the moment it goes on the wire.</param>
+        /// <param name="timeout">How long the attempt may take on the wire.</param>
+        /// <param name="sending">The caller's word that the request goes on the wire now (a create records it); may throw to stop it.</param>
+        public ApiRequest(HttpMethod method, string endpoint, string pathAndQuery, CancellationTokenSource attempt, TimeSpan timeout, Action? sending)
+            : base(method, endpoint + pathAndQuery)
+        {
+            Name = method.Method + " " + pathAndQuery.Split('?')[0];
+            _attempt = attempt;
+            _timeout = timeout;
+            _sending = sending;
+        }
+
+        /// <summary>"METHOD /path", for traces and failures: no query, no header.</summary>
+        public string Name { get; }
+
+        /// <summary>How long the request waited for its turn under the rate limit (set by the pacing handler).</summary>
+        public TimeSpan RateWait { get; set; }
+
+        /// <summary>What the caller's <c>sending</c> threw, if it did: the caller's own failure, never a transport fault.</summary>
+        public Exception? SendingFailed { get; private set; }
+
+        /// <summary>Called once the request has its turn and goes on the wire: starts its clock, then tells the caller.</summary>
+        public void OnTheWire()
+        {
+            _attempt.CancelAfter(_timeout);
+            try
+            {
+                _sending?.Invoke();
+            }
+            catch (Exception ex)
+            {
+                SendingFailed = ex;
+                throw;
+            }
+        }
+    }
+}
