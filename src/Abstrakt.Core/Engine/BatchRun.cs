@@ -181,6 +181,7 @@ namespace Abstrakt.Engine
             _consumerGone.Dispose();
         }
 
+        // One loop per worker, one async state machine per item (ItemRunner's): reporting lives here, not in another layer.
         private async Task WorkerAsync()
         {
             var token = _cts.Token;
@@ -188,44 +189,35 @@ namespace Abstrakt.Engine
             {
                 while (!token.IsCancellationRequested && await _store.NextAsync(_input.Reader, token).ConfigureAwait(false) is { } work)
                 {
-                    await RunItemAsync(work.Item, work.Prior, token).ConfigureAwait(false);
+                    _counters.Started();
+                    try
+                    {
+                        var outcome = await _items.RunAsync(work.Item, work.Prior, token).ConfigureAwait(false);
+                        if (outcome.Fatal is not null)
+                        {
+                            Fail(outcome.Fatal);
+                        }
+
+                        if (outcome.Result is not null)
+                        {
+                            _counters.Reported(outcome.Result);
+                            await EmitAsync(outcome.Result).ConfigureAwait(false);
+                        }
+                    }
+                    finally
+                    {
+                        _counters.Ended(work.Item);
+                    }
                 }
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
-                // Stopping: dispatch ends at once.
+                // Stopping (or the consumer has gone: Dispose stops the batch too): dispatch ends at once.
             }
             catch (Exception ex)
             {
                 // The item runner reports every item's failure itself; reaching here is a bug. End the batch, never hang it.
                 FailUnexpected(ex);
-            }
-        }
-
-        private async Task RunItemAsync(WorkItem item, JournalEntry? prior, CancellationToken token)
-        {
-            _counters.Started();
-            try
-            {
-                var outcome = await _items.RunAsync(item, prior, token).ConfigureAwait(false);
-                if (outcome.Fatal is not null)
-                {
-                    Fail(outcome.Fatal);
-                }
-
-                if (outcome.Result is not null)
-                {
-                    _counters.Reported(outcome.Result);
-                    await EmitAsync(outcome.Result).ConfigureAwait(false);
-                }
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                // Stopped, or the consumer has gone (Dispose stops the batch too): nothing more to report.
-            }
-            finally
-            {
-                _counters.Ended(item);
             }
         }
 

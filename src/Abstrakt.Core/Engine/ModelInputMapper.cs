@@ -27,7 +27,7 @@ namespace Abstrakt.Engine
         /// <param name="model">The model it runs on.</param>
         /// <param name="token">Cancels a catalogue lookup.</param>
         /// <returns>The input, keyed by field name.</returns>
-        public async Task<Dictionary<string, object?>> InputForAsync(WorkItem item, string model, CancellationToken token)
+        public ValueTask<Dictionary<string, object?>> InputForAsync(WorkItem item, string model, CancellationToken token)
         {
             var input = new Dictionary<string, object?>(StringComparer.Ordinal);
             if (item.Prompt.Length > 0)
@@ -40,12 +40,8 @@ namespace Abstrakt.Engine
                 input[pair.Key] = pair.Value;
             }
 
-            if (item.Image is not null)
-            {
-                input[await ImageFieldAsync(model, token).ConfigureAwait(false)] = item.Image;
-            }
-
-            return input;
+            // Only an image item waits (for the catalogue, once per model): a prompt item's input costs no task.
+            return item.Image is null ? new ValueTask<Dictionary<string, object?>>(input) : new ValueTask<Dictionary<string, object?>>(WithImageAsync(input, item.Image, model, token));
         }
 
         /// <summary>Speech models take their words as <c>text</c>, unless the item names <c>prompt</c> itself; every other model takes <c>prompt</c>.</summary>
@@ -97,6 +93,12 @@ namespace Abstrakt.Engine
                     return ImageField.Default;
                 }
             })).Value;
+
+        private async Task<Dictionary<string, object?>> WithImageAsync(Dictionary<string, object?> input, ImageInput image, string model, CancellationToken token)
+        {
+            input[await ImageFieldAsync(model, token).ConfigureAwait(false)] = image;
+            return input;
+        }
 
         /// <summary>An id as it may stand in a header: itself when plain printable ASCII, else a hash of it (an id such as 'café').</summary>
         private static string HeaderSafe(string id) =>
