@@ -407,14 +407,13 @@ namespace Abstrakt.Api
             {
                 response = await _api.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                 Interlocked.Increment(ref _answers);
-                bytes = await ReadCappedAsync(response, request.Name, timeout.Token).ConfigureAwait(false);
+                bytes = await ReadCappedAsync(response, request, timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (request.SendingFailed is null && IsTransport(ex, cancellationToken))
             {
                 throw TransportFault(ex, request.Name, timedOut: !cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested);
             }
 
-            var requestName = request.Name;
             using (response)
             {
                 var status = (int)response.StatusCode;
@@ -425,12 +424,12 @@ namespace Abstrakt.Api
                         ErrorCodes.Transport,
                         $"The service answered HTTP {status} with a body that is not JSON: {Preview(bytes)}",
                         status,
-                        requestName) { OutcomeUnknown = method == HttpMethod.Post };
+                        request.Name) { OutcomeUnknown = method == HttpMethod.Post };
                 }
 
                 using (doc)
                 {
-                    throw ReadFailure(response, status, doc, bytes, requestName);
+                    throw ReadFailure(response, status, doc, bytes, request.Name);
                 }
             }
         }
@@ -478,10 +477,10 @@ namespace Abstrakt.Api
             }
         }
 
-        private async Task<byte[]> ReadCappedAsync(HttpResponseMessage response, string requestName, CancellationToken cancellationToken)
+        private async Task<byte[]> ReadCappedAsync(HttpResponseMessage response, ApiRequest request, CancellationToken cancellationToken)
         {
             using var buffer = new MemoryStream();
-            await CopyCappedAsync(response, buffer, _options.MaxResponseBytes, () => new AbstraktApiException(ErrorCodes.Transport, $"The response is larger than {_options.MaxResponseBytes} bytes.", (int)response.StatusCode, requestName) { OutcomeUnknown = true }, cancellationToken).ConfigureAwait(false);
+            await CopyCappedAsync(response, buffer, _options.MaxResponseBytes, () => new AbstraktApiException(ErrorCodes.Transport, $"The response is larger than {_options.MaxResponseBytes} bytes.", (int)response.StatusCode, request.Name) { OutcomeUnknown = true }, cancellationToken).ConfigureAwait(false);
             return buffer.ToArray();
         }
 

@@ -13,6 +13,7 @@ namespace Abstrakt.Api.Handlers
         private readonly CancellationTokenSource _attempt;
         private readonly TimeSpan _timeout;
         private readonly Action? _sending;
+        private string? _name;
 
         /// <param name="method">The method.</param>
         /// <param name="endpoint">The endpoint's scheme and authority.</param>
@@ -23,14 +24,13 @@ namespace Abstrakt.Api.Handlers
         public ApiRequest(HttpMethod method, string endpoint, string pathAndQuery, CancellationTokenSource attempt, TimeSpan timeout, Action? sending)
             : base(method, endpoint + pathAndQuery)
         {
-            Name = method.Method + " " + pathAndQuery.Split('?')[0];
             _attempt = attempt;
             _timeout = timeout;
             _sending = sending;
         }
 
-        /// <summary>"METHOD /path", for traces and failures: no query, no header.</summary>
-        public string Name { get; }
+        /// <summary>"METHOD /path", for traces and failures: no query, no header. Made when first asked (a success never asks).</summary>
+        public string Name => _name ??= Method.Method + " " + RequestUri!.AbsolutePath;
 
         /// <summary>How long the request waited for its turn under the rate limit (set by the pacing handler).</summary>
         public TimeSpan RateWait { get; set; }
