@@ -84,31 +84,45 @@ public sealed class HandlerTests : IDisposable
     }
 
     [Fact]
-    public async Task Tracing_DescribesTheWaitTheAnswerAndItsTime()
+    public async Task Tracing_DescribesTheWait_ThenTheAnswerOnceTheClientHasReadIt()
     {
         TracingHandler.Sink.Value = _lines.Add;
         var slow = new FakeHandler(_ =>
         {
             _time.Advance(TimeSpan.FromMilliseconds(250));
-            return JsonAnswer((HttpStatusCode)429, "{}", ("Retry-After", "30"));
+            return Answers.Error(429, ErrorCodes.RateLimited);
         });
         var request = Request();
         request.RateWait = TimeSpan.FromSeconds(2);
 
         using var response = await Send(new TracingHandler(_time) { InnerHandler = slow }, request);
+        var beforeTheAnswerWasRead = _lines.Count;
+        request.Finish(new AbstraktApiException(ErrorCodes.RateLimited, "slow down", 429) { RetryAfter = TimeSpan.FromSeconds(30) });
 
-        Assert.Equal(new[] { "waited 2.0 s for the rate limit before GET /v1/jobs/job_1", "GET /v1/jobs/job_1 -> 429 (250 ms, retry after 30 s)" }, _lines);
+        Assert.Equal(1, beforeTheAnswerWasRead);
+        Assert.Equal(new[] { "waited 2.0 s for the rate limit before GET /v1/jobs/job_1", "GET /v1/jobs/job_1 -> 429 RATE_LIMITED (250 ms, retry after 30 s)" }, _lines);
+    }
+
+    [Theory]
+    [InlineData(null, null, "GET /v1/jobs/job_1 -> 200 (0 ms)")]
+    [InlineData(ErrorCodes.Transport, null, "GET /v1/jobs/job_1 -> no response TRANSPORT (0 ms)")]
+    [InlineData(ErrorCodes.ModelUnavailable, 503, "GET /v1/jobs/job_1 -> 503 MODEL_UNAVAILABLE (0 ms)")]
+    public void Line_SaysHowTheRequestEnded(string? code, int? status, string expected)
+    {
+        var failure = code is null ? null : new AbstraktApiException(code, "x", status);
+
+        Assert.Equal(expected, TracingHandler.Line("GET /v1/jobs/job_1", failure, TimeSpan.Zero));
     }
 
     [Fact]
-    public async Task Tracing_AFailure_IsDescribedAndPassedOn()
+    public async Task Tracing_ARequestThatNeverGotAnAnswerRead_WritesNoLine()
     {
         TracingHandler.Sink.Value = _lines.Add;
-        var broken = new FakeHandler(_ => throw new HttpRequestException("connection reset"));
+        var broken = new FakeHandler(_ => throw new OperationCanceledException("stopped"));
 
-        await Assert.ThrowsAsync<HttpRequestException>(() => Send(new TracingHandler(_time) { InnerHandler = broken }, Request()));
+        await Assert.ThrowsAsync<OperationCanceledException>(() => Send(new TracingHandler(_time) { InnerHandler = broken }, Request()));
 
-        Assert.Equal(new[] { "GET /v1/jobs/job_1 -> no response (0 ms): connection reset" }, _lines);
+        Assert.Empty(_lines);
     }
 
     [Fact]
@@ -117,10 +131,25 @@ public sealed class HandlerTests : IDisposable
         var key = new Secret("sk_test_traced_secret_0123456789");
         TracingHandler.Sink.Value = _lines.Add;
         var chain = new TracingHandler(_time) { InnerHandler = new AuthHandler(key) { InnerHandler = new FakeHandler(_ => Completed("job_1")) } };
+        var request = Request("/v1/jobs/" + key.Reveal());
 
-        using var response = await Send(chain, Request("/v1/jobs/" + key.Reveal()));
+        using var response = await Send(chain, request);
+        request.Finish(null);
 
         Assert.Equal(new[] { "GET /v1/jobs/*** -> 200 (0 ms)" }, _lines);
+    }
+
+    [Fact]
+    public async Task Client_TracesEachRequestWithItsErrorCode()
+    {
+        TracingHandler.Sink.Value = _lines.Add;
+        var handler = new FakeHandler(() => Answers.Error(503, ErrorCodes.ModelUnavailable, "down"), () => Completed("job_1"));
+        using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = new Uri("https://api.abstrakt.test"), Handler = handler, Time = _time });
+
+        await Assert.ThrowsAsync<AbstraktApiException>(() => client.GetJobAsync("job_1"));
+        await client.GetJobAsync("job_1");
+
+        Assert.Equal(new[] { "GET /v1/jobs/job_1 -> 503 MODEL_UNAVAILABLE (0 ms)", "GET /v1/jobs/job_1 -> 200 (0 ms)" }, _lines);
     }
 
     [Fact]

@@ -401,36 +401,50 @@ namespace Abstrakt.Api
                 request.Content = body();
             }
 
-            HttpResponseMessage response;
-            byte[] bytes;
             try
             {
-                response = await _api.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-                Interlocked.Increment(ref _answers);
-                bytes = await ReadCappedAsync(response, request, timeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (request.SendingFailed is null && IsTransport(ex, cancellationToken))
-            {
-                throw TransportFault(ex, request.Name, timedOut: !cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested);
-            }
-
-            using (response)
-            {
-                var status = (int)response.StatusCode;
-                var doc = TryParse(bytes);
-                if (response.IsSuccessStatusCode)
+                HttpResponseMessage response;
+                byte[] bytes;
+                try
                 {
-                    return doc ?? throw new AbstraktApiException(
-                        ErrorCodes.Transport,
-                        $"The service answered HTTP {status} with a body that is not JSON: {Preview(bytes)}",
-                        status,
-                        request.Name) { OutcomeUnknown = method == HttpMethod.Post };
+                    response = await _api.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                    Interlocked.Increment(ref _answers);
+                    bytes = await ReadCappedAsync(response, request, timeout.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (request.SendingFailed is null && IsTransport(ex, cancellationToken))
+                {
+                    throw TransportFault(ex, request.Name, timedOut: !cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested);
                 }
 
-                using (doc)
+                using (response)
                 {
-                    throw ReadFailure(response, status, doc, bytes, request.Name);
+                    var status = (int)response.StatusCode;
+                    var doc = TryParse(bytes);
+                    if (response.IsSuccessStatusCode && doc is not null)
+                    {
+                        request.Finish(null);
+                        return doc;
+                    }
+
+                    if (response.IsSuccessStatusCode)
+                    {
+                        throw new AbstraktApiException(ErrorCodes.Transport, $"The service answered HTTP {status} with a body that is not JSON: {Preview(bytes)}", status, request.Name)
+                        {
+                            OutcomeUnknown = method == HttpMethod.Post,
+                        };
+                    }
+
+                    using (doc)
+                    {
+                        throw ReadFailure(response, status, doc, bytes, request.Name);
+                    }
                 }
+            }
+            catch (AbstraktApiException ex)
+            {
+                // Told after the answer is read, so a trace can name the error code the body carried.
+                request.Finish(ex);
+                throw;
             }
         }
 

@@ -35,8 +35,15 @@ namespace Abstrakt.Api.Handlers
         /// <summary>How long the request waited for its turn under the rate limit (set by the pacing handler).</summary>
         public TimeSpan RateWait { get; set; }
 
+        /// <summary>Told how the request ended, once the client has read the answer (set by the tracing handler when someone listens).</summary>
+        public Action<AbstraktApiException?>? Finished { get; set; }
+
         /// <summary>What the caller's <c>sending</c> threw, if it did: the caller's own failure, never a transport fault.</summary>
         public Exception? SendingFailed { get; private set; }
+
+        /// <summary>Says how the request ended: null for a usable answer, else the failure the client made of it.</summary>
+        /// <param name="failure">The failure, or null.</param>
+        public void Finish(AbstraktApiException? failure) => Finished?.Invoke(failure);
 
         /// <summary>Called once the request has its turn and goes on the wire: starts its clock, then tells the caller.</summary>
         public void OnTheWire()
