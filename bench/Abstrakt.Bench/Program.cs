@@ -5,6 +5,7 @@ using BenchmarkDotNet.Running;
 
 // dotnet run --project bench/Abstrakt.Bench -c Release            whole-batch scenarios -> docs/benchmarks.md
 // dotnet run --project bench/Abstrakt.Bench -c Release -- -micro  BenchmarkDotNet micro-benchmarks
+// dotnet run --project bench/Abstrakt.Bench -c Release -- -engine scenarios 1, 2a and 2b only
 // dotnet run --project bench/Abstrakt.Bench -c Release -- distributed  the shared store (docs/distributed.md)
 switch (args.FirstOrDefault())
 {
@@ -46,6 +47,14 @@ switch (args.FirstOrDefault())
         foreach (var wait in new[] { CreateWait.Always, CreateWait.Never, CreateWait.WhenRequestsScarce })
         {
             var row = await Scenarios.CreateCostAsync(wait);
+            Console.WriteLine($"| {row.Scenario} | {row.Setup} | {row.Measured} | {row.Target} | {row.Verdict} |");
+        }
+
+        return 0;
+    case "-engine":
+        // Scenarios 1, 2a and 2b alone (the engine's throughput and overhead): prints their rows.
+        foreach (var row in new[] { await Scenarios.ThroughputAsync(), await Scenarios.OverheadEngineAsync(), Scenarios.OverheadHosted(FindRepoRoot()) })
+        {
             Console.WriteLine($"| {row.Scenario} | {row.Setup} | {row.Measured} | {row.Target} | {row.Verdict} |");
         }
 

@@ -86,7 +86,7 @@ internal static class Scenarios
         using var client = Client(sandbox);
         await RunAsync(client, new BatchOptions { ThrottleLimit = 64 }, Items(500));
         var o = await RunAsync(client, new BatchOptions { ThrottleLimit = 64 }, Items(n));
-        return new Row("2a. Overhead, engine", $"{n} items, latency 0, ThrottleLimit 64", $"**{o.Cpu.TotalMicroseconds / n:0} µs CPU** and **{o.Allocated / n / 1024.0:0.0} KB allocated** per item; {n / o.Elapsed.TotalSeconds:0} items/s", "figures", "-");
+        return new Row("2a. Overhead, engine", $"{n} items, latency 0, ThrottleLimit 64", $"**{o.Cpu.TotalMicroseconds / n:0} µs CPU** and **{o.Allocated / n / 1024.0:0.0} KB allocated** per item ({o.Allocated / n} B); {n / o.Elapsed.TotalSeconds:0} items/s", "figures", "-");
     }
 
     /// <summary>A runspace that imports the module as a user would, connected to the child sandbox.</summary>
@@ -98,10 +98,13 @@ internal static class Scenarios
         runspace.Open();
         using var ps = PowerShell.Create();
         ps.Runspace = runspace;
-        ps.AddScript("param($uri, $key) Connect-Abstrakt -Endpoint $uri -ApiKey ([System.Net.NetworkCredential]::new('', $key).SecurePassword) -Tier Unlimited");
+        // No -Tier: the plans are the real ones now (no Unlimited); the child sandbox has no limit, and its answers say so.
+        ps.AddScript("param($uri, $key) Connect-Abstrakt -Endpoint $uri -ApiKey ([System.Net.NetworkCredential]::new('', $key).SecurePassword)");
         ps.AddArgument(sandbox.Uri);
         ps.AddArgument(sandbox.ApiKey.Reveal());
         ps.Invoke();
+        // A failed connect would leave the batch to the session's own sandbox, with real latencies: measure nothing then.
+        if (ps.HadErrors) throw new InvalidOperationException("Connect-Abstrakt failed: " + string.Join("; ", ps.Streams.Error));
         return runspace;
     }
 
@@ -130,7 +133,7 @@ internal static class Scenarios
         process.Refresh();
         var cpu = process.TotalProcessorTime - cpu0;
         var alloc = GC.GetTotalAllocatedBytes(true) - alloc0;
-        return new Row("2b. Overhead, Start-AbstraktBatch", $"{n} items in a hosted engine, latency 0, ThrottleLimit 64", $"**{cpu.TotalMicroseconds / n:0} µs CPU** and **{alloc / n / 1024.0:0.0} KB allocated** per item (pipeline and ForEach-Object included); {n / watch.Elapsed.TotalSeconds:0} items/s", "figures", "-");
+        return new Row("2b. Overhead, Start-AbstraktBatch", $"{n} items in a hosted engine, latency 0, ThrottleLimit 64", $"**{cpu.TotalMicroseconds / n:0} µs CPU** and **{alloc / n / 1024.0:0.0} KB allocated** per item ({alloc / n} B; pipeline and ForEach-Object included); {n / watch.Elapsed.TotalSeconds:0} items/s", "figures", "-");
     }
 
     /// <summary>Each size in its own process: peak working set is a per-process figure.</summary>

@@ -7,7 +7,7 @@ namespace Abstrakt.PowerShell
 {
     /// <summary>
     /// The one table that turns a failure's code into what PowerShell shows: the error id's reason, the category, and
-    /// what the user can do. The engine decides what a failure means (retry, item, batch: ErrorCodes.Classify); this
+    /// what the user can do. The engine decides what a failure means (retry, item, batch: FailureClassifier); this
     /// decides only how it reads. Adding a code is one row here (a test fails for a code without one).
     /// </summary>
     internal static class ApiErrors
@@ -94,7 +94,7 @@ namespace Abstrakt.PowerShell
                 ErrorIds.ItemFailed + "." + IdFor(error.Code),
                 CategoryFor(error),
                 target);
-            if (error.Kind == ErrorKind.ItemFatal && Table.TryGetValue(error.Code, out var row) && row.Action is not null)
+            if (FailureClassifier.Classify(error) == ErrorKind.ItemFatal && Table.TryGetValue(error.Code, out var row) && row.Action is not null)
             {
                 record.ErrorDetails = new ErrorDetails(record.Exception.Message) { RecommendedAction = row.Action };
             }

@@ -81,6 +81,10 @@ namespace Abstrakt.Sandbox
 
         /// <summary>Fault injection, changeable while the sandbox runs.</summary>
         public SandboxFaults Faults { get; set; } = new SandboxFaults();
+
+        /// <summary>The clock the sandbox keeps time on: job durations, rate windows, retention, the sync wait, webhook retries.</summary>
+        /// <value>The default value is <see cref="TimeProvider.System"/>; a test gives a fake one, so no test sleeps.</value>
+        public TimeProvider Time { get; set; } = TimeProvider.System;
     }
 
     /// <summary>Reproducible fault injection: each rate is a share of requests or jobs, from 0 to 1.</summary>

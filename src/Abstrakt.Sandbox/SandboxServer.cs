@@ -206,7 +206,7 @@ namespace Abstrakt.Sandbox
             }
             else if (Roll(Faults.TimeoutRate))
             {
-                await Task.Delay(Faults.TimeoutDelay, cancellationToken).ConfigureAwait(false);
+                await _options.Time.Delay(Faults.TimeoutDelay, cancellationToken).ConfigureAwait(false);
             }
             else if (Roll(Faults.MalformedRate))
             {
@@ -332,7 +332,7 @@ namespace Abstrakt.Sandbox
 
                     if (!created)
                     {
-                        if (job.ExpiresAt < DateTimeOffset.UtcNow)
+                        if (job.ExpiresAt < _options.Time.GetUtcNow())
                         {
                             _byIdempotencyKey.TryRemove(account.Key + "\n" + idempotencyKey, out _);
                             return await RunAsync(request, account, modelId, cancellationToken).ConfigureAwait(false);
@@ -353,7 +353,7 @@ namespace Abstrakt.Sandbox
 
                 if (sync)
                 {
-                    await Task.WhenAny(job.Done.Task, Task.Delay(_options.SyncTimeout, cancellationToken)).ConfigureAwait(false);
+                    await Task.WhenAny(job.Done.Task, _options.Time.Delay(_options.SyncTimeout, cancellationToken)).ConfigureAwait(false);
                 }
 
                 return Json(job.Done.Task.IsCompleted && sync ? 200 : 202, JobJson(job));
@@ -385,7 +385,7 @@ namespace Abstrakt.Sandbox
             // An image-input model's output derives from its input: same size, or scaled (the upscaler).
             var (width, height) = image is not null ? (image.Width * model.Scale, image.Height * model.Scale)
                 : model.Category == "video" ? (256, 144) : SandboxCatalog.ImageSize(input);
-            var now = DateTimeOffset.UtcNow;
+            var now = _options.Time.GetUtcNow();
             var job = new SandboxJob
             {
                 Id = "job_" + Interlocked.Increment(ref _jobCounter).ToString("x6", CultureInfo.InvariantCulture) + RandomHex(5),
@@ -428,7 +428,7 @@ namespace Abstrakt.Sandbox
 
             try
             {
-                var now = DateTimeOffset.UtcNow;
+                var now = _options.Time.GetUtcNow();
                 foreach (var pair in _jobs)
                 {
                     if (pair.Value.ExpiresAt < now && pair.Value.Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled)
@@ -473,7 +473,7 @@ namespace Abstrakt.Sandbox
                 var latency = _options.FixedLatency ?? TimeSpan.FromTicks((long)(job.Model.Latency.Ticks * _options.LatencyScale));
                 if (latency > TimeSpan.Zero)
                 {
-                    await Task.Delay(latency, job.Cancel.Token).ConfigureAwait(false);
+                    await _options.Time.Delay(latency, job.Cancel.Token).ConfigureAwait(false);
                 }
 
                 string? failure = Roll(Faults.InferenceFailureRate) ? ErrorCodes.InferenceFailed
@@ -487,7 +487,7 @@ namespace Abstrakt.Sandbox
                         return;
                     }
 
-                    job.CompletedAt = DateTimeOffset.UtcNow;
+                    job.CompletedAt = _options.Time.GetUtcNow();
                     job.Duration = latency;
                     if (failure is null)
                     {
@@ -536,7 +536,7 @@ namespace Abstrakt.Sandbox
                 if (job.Status is JobStatus.Pending or JobStatus.Processing)
                 {
                     job.Status = JobStatus.Cancelled;
-                    job.CompletedAt = DateTimeOffset.UtcNow;
+                    job.CompletedAt = _options.Time.GetUtcNow();
                     Refund(job);
                     Stats.Cancelled();
                     job.Cancel.Cancel();
@@ -564,7 +564,7 @@ namespace Abstrakt.Sandbox
 
             if (Faults.WebhookShuffle > TimeSpan.Zero)
             {
-                await Task.Delay(TimeSpan.FromTicks((long)(Faults.WebhookShuffle.Ticks * NextDouble())), _stopping.Token).ConfigureAwait(false);
+                await _options.Time.Delay(TimeSpan.FromTicks((long)(Faults.WebhookShuffle.Ticks * NextDouble())), _stopping.Token).ConfigureAwait(false);
             }
 
             var body = WebhookBody(job);
@@ -575,7 +575,7 @@ namespace Abstrakt.Sandbox
                     Stats.WebhookAttempt();
                     try
                     {
-                        var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+                        var timestamp = _options.Time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
                         using var message = new HttpRequestMessage(HttpMethod.Post, job.WebhookUrl) { Content = new ByteArrayContent(body) };
                         message.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
                         message.Headers.TryAddWithoutValidation(WebhookSignature.TimestampHeader, timestamp);
@@ -595,7 +595,7 @@ namespace Abstrakt.Sandbox
                     var backoff = TimeSpan.FromTicks((long)(TimeSpan.FromSeconds(Math.Pow(2, attempt)).Ticks * _options.TimeScale));
                     try
                     {
-                        await Task.Delay(backoff < TimeSpan.FromMilliseconds(20) ? TimeSpan.FromMilliseconds(20) : backoff, _stopping.Token).ConfigureAwait(false);
+                        await _options.Time.Delay(backoff < TimeSpan.FromMilliseconds(20) ? TimeSpan.FromMilliseconds(20) : backoff, _stopping.Token).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException)
                     {
@@ -632,7 +632,7 @@ namespace Abstrakt.Sandbox
                 return null;
             }
 
-            var now = DateTimeOffset.UtcNow;
+            var now = _options.Time.GetUtcNow();
             lock (account.RecentRequests)
             {
                 var (used, reset) = _options.RateWindowMode == RateWindowMode.Fixed ? CountFixed(account, now, limit) : CountSliding(account, now, limit);
@@ -710,7 +710,7 @@ namespace Abstrakt.Sandbox
         {
             // /outputs/{jobId}/{index}.{ext}
             var parts = request.Path.Split('/');
-            if (parts.Length != 4 || !_jobs.TryGetValue(parts[2], out var job) || job.Status != JobStatus.Completed || job.ExpiresAt < DateTimeOffset.UtcNow ||
+            if (parts.Length != 4 || !_jobs.TryGetValue(parts[2], out var job) || job.Status != JobStatus.Completed || job.ExpiresAt < _options.Time.GetUtcNow() ||
                 !int.TryParse(Path.GetFileNameWithoutExtension(parts[3]), NumberStyles.None, CultureInfo.InvariantCulture, out var index) || index >= job.Outputs)
             {
                 return Error(404, "NOT_FOUND", "No such output.");
@@ -865,7 +865,7 @@ namespace Abstrakt.Sandbox
         }
 
         private SandboxJob? FindJob(string id, SandboxAccount account) =>
-            _jobs.TryGetValue(id, out var job) && job.Account == account && job.ExpiresAt >= DateTimeOffset.UtcNow ? job : null;
+            _jobs.TryGetValue(id, out var job) && job.Account == account && job.ExpiresAt >= _options.Time.GetUtcNow() ? job : null;
 
         private static HttpResponseData? NeedScope(SandboxAccount account, string scope) =>
             account.Scopes.Contains(scope) ? null : Error(403, ErrorCodes.Forbidden, "This key lacks the '" + scope + "' scope.");

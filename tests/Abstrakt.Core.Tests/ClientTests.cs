@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Abstrakt.Api;
+using Abstrakt.Engine;
 using Abstrakt.Sandbox;
 
 namespace Abstrakt.Core.Tests;
@@ -126,7 +127,7 @@ public sealed class ClientTests : IDisposable
 
         Assert.Equal(code, ex.Code);
         var expected = code is "INVALID_INPUT" or "JOB_NOT_FOUND" ? ErrorKind.ItemFatal : ErrorKind.BatchFatal;
-        Assert.Equal(expected, ex.Kind);
+        Assert.Equal(expected, FailureClassifier.Classify(ex));
         Assert.DoesNotContain(_sandbox.ApiKey.Reveal(), ex.ToString(), StringComparison.Ordinal);
         if (code == "INVALID_INPUT")
         {
@@ -157,7 +158,7 @@ public sealed class ClientTests : IDisposable
         Assert.Equal(JobStatus.Failed, job.Status);
         Assert.Equal(code, job.ErrorCode);
         Assert.False(string.IsNullOrEmpty(job.ErrorMessage));
-        Assert.Equal(kind, ErrorCodes.Classify(job.ErrorCode, null));
+        Assert.Equal(kind, FailureClassifier.Classify(job.ErrorCode, null));
         Assert.Equal(0, sandbox.Stats.CreditsCharged);
     }
 
@@ -175,9 +176,9 @@ public sealed class ClientTests : IDisposable
         }
 
         Assert.Equal(ErrorCodes.ModelUnavailable, seen[503].Code);
-        Assert.Equal(ErrorKind.Retryable, seen[503].Kind);
+        Assert.Equal(ErrorKind.Retryable, FailureClassifier.Classify(seen[503]));
         Assert.Equal(ErrorCodes.Transport, seen[500].Code);
-        Assert.Equal(ErrorKind.Retryable, seen[500].Kind);
+        Assert.Equal(ErrorKind.Retryable, FailureClassifier.Classify(seen[500]));
         Assert.Contains("500 Internal Server Error", seen[500].Message, StringComparison.Ordinal);
     }
 
@@ -217,7 +218,7 @@ public sealed class ClientTests : IDisposable
 
         var malformed = await Assert.ThrowsAsync<AbstraktApiException>(() => client.GetJobAsync("job_x"));
         Assert.Equal(ErrorCodes.Transport, malformed.Code);
-        Assert.Equal(ErrorKind.Retryable, malformed.Kind);
+        Assert.Equal(ErrorKind.Retryable, FailureClassifier.Classify(malformed));
 
         sandbox.Faults.MalformedRate = 0;
         sandbox.Faults.CutConnectionRate = 1;

@@ -1,43 +1,17 @@
 using System.Net;
-using System.Text;
 using Abstrakt.Api;
+using Abstrakt.Engine;
 using Microsoft.Extensions.Time.Testing;
+using static Abstrakt.Core.Tests.Answers;
 
 namespace Abstrakt.Core.Tests;
 
 /// <summary>The client's logic with a fake inner handler and a fake clock: no sockets, no waiting, milliseconds each.</summary>
 public sealed class ClientUnitTests
 {
-    private const string Job = """{"job_id":"job_1","status":"completed","model_id":"flux-schnell","output":{"items":[{"url":"https://cdn.example/x.png"}]},"credits_used":1}""";
+    private const string Job = Answers.CompletedJob;
 
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 28, 12, 0, 0, TimeSpan.Zero));
-
-    /// <summary>Answers each request with the next canned response, and records what was sent.</summary>
-    private sealed class FakeHandler : HttpMessageHandler
-    {
-        private readonly Queue<Func<HttpResponseMessage>> _answers;
-
-        public FakeHandler(params Func<HttpResponseMessage>[] answers) => _answers = new Queue<Func<HttpResponseMessage>>(answers);
-
-        public List<HttpRequestMessage> Sent { get; } = new();
-
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            Sent.Add(request);
-            return Task.FromResult(_answers.Dequeue()());
-        }
-    }
-
-    private static Func<HttpResponseMessage> Answer(HttpStatusCode status, string body, params (string Name, string Value)[] headers) => () =>
-    {
-        var response = new HttpResponseMessage(status) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        foreach (var (name, value) in headers)
-        {
-            response.Headers.TryAddWithoutValidation(name, value);
-        }
-
-        return response;
-    };
 
     private AbstraktClient Client(FakeHandler handler) => new(new AbstraktClientOptions
     {
@@ -71,7 +45,7 @@ public sealed class ClientUnitTests
 
         var refused = await Assert.ThrowsAsync<AbstraktApiException>(() => client.GetJobAsync("job_1"));
         Assert.Equal(ErrorCodes.RateLimited, refused.Code);
-        Assert.Equal(ErrorKind.Retryable, refused.Kind);
+        Assert.Equal(ErrorKind.Retryable, FailureClassifier.Classify(refused));
         Assert.Equal(TimeSpan.FromSeconds(30), refused.RetryAfter);
 
         // Every request waits for the hint, not only the one that was told: nothing is sent until the clock passes it.
@@ -98,7 +72,7 @@ public sealed class ClientUnitTests
 
         Assert.Equal(code, error.Code);
         Assert.Equal(status, error.StatusCode);
-        Assert.Equal(kind, error.Kind);
+        Assert.Equal(kind, FailureClassifier.Classify(error));
     }
 
     [Fact]

@@ -114,9 +114,9 @@ public sealed class UnknownOutcomeTests : IDisposable
     [Fact]
     public async Task Stop_WhileCreatesWaitForTheirResult_EndsWithoutWaitingForTheJobs_AndTheirOutcomeStaysUnknown()
     {
-        // 4 requests a minute, every request counted: the first create goes before the limit is known, the second
-        // after two seconds without an answer, and the third while the window is all but spent: the first and third
-        // wait for their result (sync:true), which for a 90-second video no stop may wait for.
+        // 4 requests a minute, every request counted: the first create goes before the limit is known and waits for
+        // its result (sync:true), as do later ones sent while the window is all but spent (how many depends on how
+        // many workers queue meanwhile); for a 90-second video no stop may wait for them.
         using var sandbox = SandboxServer.Start(new SandboxOptions
         {
             LatencyScale = 1, Tier = SandboxTier.Unlimited, RequestsPerWindow = 4, RateWindow = TimeSpan.FromMinutes(1),
@@ -144,12 +144,12 @@ public sealed class UnknownOutcomeTests : IDisposable
         await run.Completion;
         stopwatch.Stop();
 
-        Assert.Equal(2, atStop.CreatesAwaitingResult);
+        Assert.InRange(atStop.CreatesAwaitingResult, 1, 3);
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(45), "the stop waited for the jobs: " + stopwatch.Elapsed);
-        // The journal names the job whose id came back at once (a resume re-attaches to it; its cancel may find the
-        // window spent), and keeps the two that waited as sent: a resume reports them, never sends them again unasked.
+        // The journal keeps those that waited as sent (a resume reports them, never sends them again unasked) and names
+        // every job whose id came back at once (a resume re-attaches to it; its cancel may find the window spent).
         using var reopened = Journal.Open(journal, resume: true, "minimax-video");
-        Assert.Equal(1, reopened.Entries.Values.Count(e => e.State is "created" or "cancelled"));
-        Assert.Equal(2, reopened.Entries.Values.Count(e => e.State == "sent"));
+        Assert.Equal(atStop.CreatesAwaitingResult, reopened.Entries.Values.Count(e => e.State == "sent"));
+        Assert.Equal(3 - atStop.CreatesAwaitingResult, reopened.Entries.Values.Count(e => e.State is "created" or "cancelled"));
     }
 }

@@ -4,7 +4,8 @@ namespace Abstrakt.Api
 {
     /// <summary>
     /// Every failure the client reports: an error envelope from the service, a transport fault, or a job
-    /// that ended <c>failed</c>. Never carries the API key.
+    /// that ended <c>failed</c>. It carries facts only (code, status, the server's hint, whether the outcome is
+    /// unknown); what they mean for a batch is <c>Engine.FailureClassifier</c>'s to decide. Never carries the API key.
     /// </summary>
     public sealed class AbstraktApiException : Exception
     {
@@ -20,7 +21,6 @@ namespace Abstrakt.Api
             Code = code;
             StatusCode = statusCode;
             Request = request;
-            Kind = ErrorCodes.Classify(code, statusCode);
         }
 
         /// <summary>The spec's error code (UNAUTHORIZED, RATE_LIMITED, …) or TRANSPORT.</summary>
@@ -31,9 +31,6 @@ namespace Abstrakt.Api
 
         /// <summary>The request that failed, as "METHOD /path".</summary>
         public string? Request { get; }
-
-        /// <summary>How this failure affects a batch.</summary>
-        public ErrorKind Kind { get; }
 
         /// <summary>The longest delay the server asked for (Retry-After, error.retry_after), at most an hour.</summary>
         public TimeSpan? RetryAfter { get; init; }

@@ -12,6 +12,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
+using Abstrakt.Api.Handlers;
 using Abstrakt.Json;
 
 namespace Abstrakt.Api
@@ -61,10 +62,10 @@ namespace Abstrakt.Api
         /// <summary>Transient faults in a row that a wait for a job rides out before it reports the last one.</summary>
         private const int MaxPollFaultsInARow = 5;
 
-        private readonly HttpClient _http;
+        private readonly HttpClient _api;
+        private readonly HttpClient _downloads;
         private readonly AbstraktClientOptions _options;
         private readonly string _basePath;
-        private readonly string? _authorization;
         private readonly HostKind _endpointKind;
         private long _answers;
 
@@ -76,19 +77,24 @@ namespace Abstrakt.Api
             EnsureSafeEndpoint(options.Endpoint);
             _basePath = options.Endpoint.GetLeftPart(UriPartial.Authority);
             _endpointKind = OutputHosts.KindOfLiteral(options.Endpoint);
-            _authorization = options.ApiKey?.Reveal();
             Gate = new RateGate(options.Time, options.Plan is AbstraktPlan plan ? Plans.RequestsPerMinute(plan) : 0);
 
-            var handler = options.Handler ?? new HttpClientHandler
+            var wire = options.Handler ?? new HttpClientHandler
             {
                 MaxConnectionsPerServer = Math.Max(2, options.MaxConnections),
                 AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate,
                 AllowAutoRedirect = false,
                 UseCookies = false,
             };
-            _http = new HttpClient(handler) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
-            _http.DefaultRequestHeaders.UserAgent.ParseAdd(options.UserAgent);
-            _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+
+            // API requests: paced, then traced (past the wait), then given the key. Downloads share the connections but
+            // none of the chain: no rate gate, and never the key (an output URL may be anyone's host).
+            var api = new PacingHandler(Gate, options.Time)
+            {
+                InnerHandler = new TracingHandler(options.Time) { InnerHandler = new AuthHandler(options.ApiKey) { InnerHandler = wire } },
+            };
+            _api = NewHttpClient(api, disposeHandler: true);
+            _downloads = NewHttpClient(wire, disposeHandler: false);
         }
 
         /// <summary>The options this client was made with.</summary>
@@ -213,7 +219,7 @@ namespace Abstrakt.Api
                     job = await GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
                     faults = 0;
                 }
-                catch (AbstraktApiException ex) when (ex.Kind == ErrorKind.Retryable && ++faults <= MaxPollFaultsInARow)
+                catch (AbstraktApiException ex) when (Engine.FailureClassifier.IsRetryable(ex) && ++faults <= MaxPollFaultsInARow)
                 {
                     // A poll is a read: a passing fault says nothing about the job, so ask again after the next interval.
                     await _options.Time.Delay(ex.RetryAfter is TimeSpan hint && hint > delay ? hint : delay, cancellationToken).ConfigureAwait(false);
@@ -332,7 +338,7 @@ namespace Abstrakt.Api
             try
             {
                 using var message = new HttpRequestMessage(HttpMethod.Get, uri);
-                using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                using var response = await _downloads.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                 if (!response.IsSuccessStatusCode)
                 {
                     throw new AbstraktApiException(ErrorCodes.Transport, $"The download failed with HTTP {(int)response.StatusCode}.", (int)response.StatusCode, request);
@@ -347,7 +353,19 @@ namespace Abstrakt.Api
         }
 
         /// <inheritdoc/>
-        public void Dispose() => _http.Dispose();
+        public void Dispose()
+        {
+            _downloads.Dispose();
+            _api.Dispose();
+        }
+
+        private HttpClient NewHttpClient(HttpMessageHandler handler, bool disposeHandler)
+        {
+            var http = new HttpClient(handler, disposeHandler) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+            http.DefaultRequestHeaders.UserAgent.ParseAdd(_options.UserAgent);
+            http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+            return http;
+        }
 
         private static string EscapeModel(string model)
         {
@@ -398,98 +416,58 @@ namespace Abstrakt.Api
 
         private async Task<JsonDocument> SendAsync(HttpMethod method, string pathAndQuery, Func<HttpContent>? body, string? idempotencyKey, CancellationToken cancellationToken, Action? sending = null)
         {
-            var requestName = method.Method + " " + pathAndQuery.Split('?')[0];
-            var trace = CurrentTrace.Value;
-            var started = trace is null ? 0 : _options.Time.GetTimestamp();
-            var ticket = await Gate.WaitTurnAsync(cancellationToken).ConfigureAwait(false);
-            if (trace is not null)
-            {
-                var waited = _options.Time.GetElapsedTime(started);
-                if (waited >= TimeSpan.FromMilliseconds(50))
-                {
-                    trace($"waited {waited.TotalSeconds:0.0#} s for the rate limit before {requestName}");
-                }
-
-                started = _options.Time.GetTimestamp();
-            }
-
-            try
-            {
-                sending?.Invoke();
-                var result = await SendOnceAsync(method, pathAndQuery, requestName, body, idempotencyKey, ticket, cancellationToken).ConfigureAwait(false);
-                trace?.Invoke($"{requestName} -> 200 ({_options.Time.GetElapsedTime(started).TotalMilliseconds:0} ms)");
-                return result;
-            }
-            catch (AbstraktApiException ex) when (trace is not null)
-            {
-                var hint = ex.RetryAfter is TimeSpan r ? $", retry after {r.TotalSeconds:0.#} s" : string.Empty;
-                trace($"{requestName} -> {(ex.StatusCode is int s ? s.ToString(System.Globalization.CultureInfo.InvariantCulture) : "no response")} {ex.Code} ({_options.Time.GetElapsedTime(started).TotalMilliseconds:0} ms{hint})");
-                throw;
-            }
-            finally
-            {
-                // Answered or not, the gate must know this request is over (it may have been the probe).
-                Gate.Observe(ticket, null);
-            }
-        }
-
-        /// <summary>
-        /// Where this async flow's requests are described (method, path, status, time, rate-limit waits; never a
-        /// header). The engine sets it per item when the caller asked for verbose output.
-        /// </summary>
-        internal static AsyncLocal<Action<string>?> CurrentTrace { get; } = new AsyncLocal<Action<string>?>();
-
-        private async Task<JsonDocument> SendOnceAsync(HttpMethod method, string pathAndQuery, string requestName, Func<HttpContent>? body, string? idempotencyKey, RateTicket ticket, CancellationToken cancellationToken)
-        {
+            // The attempt's timeout starts when the request goes on the wire (ApiRequest.OnTheWire), not in the rate-limit queue.
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(_options.RequestTimeout);
-            HttpResponseMessage response;
-            byte[] bytes;
+            using var request = new ApiRequest(method, _basePath, pathAndQuery, timeout, _options.RequestTimeout, sending, body);
+            if (idempotencyKey is not null)
+            {
+                request.Headers.TryAddWithoutValidation("Idempotency-Key", idempotencyKey);
+            }
+
             try
             {
-                using var message = new HttpRequestMessage(method, _basePath + pathAndQuery);
-                if (_authorization is not null)
+                HttpResponseMessage response;
+                byte[] bytes;
+                try
                 {
-                    message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _authorization);
+                    response = await _api.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                    Interlocked.Increment(ref _answers);
+                    bytes = await ReadCappedAsync(response, request, timeout.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (request.SendingFailed is null && IsTransport(ex, cancellationToken))
+                {
+                    throw TransportFault(ex, request.Name, timedOut: !cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested);
                 }
 
-                if (idempotencyKey is not null)
+                using (response)
                 {
-                    message.Headers.TryAddWithoutValidation("Idempotency-Key", idempotencyKey);
-                }
+                    var status = (int)response.StatusCode;
+                    var doc = TryParse(bytes);
+                    if (response.IsSuccessStatusCode && doc is not null)
+                    {
+                        request.Finish(null);
+                        return doc;
+                    }
 
-                if (body is not null)
-                {
-                    message.Content = body();
-                }
+                    if (response.IsSuccessStatusCode)
+                    {
+                        throw new AbstraktApiException(ErrorCodes.Transport, $"The service answered HTTP {status} with a body that is not JSON: {Preview(bytes)}", status, request.Name)
+                        {
+                            OutcomeUnknown = method == HttpMethod.Post,
+                        };
+                    }
 
-                response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-                Interlocked.Increment(ref _answers);
-                Gate.Observe(ticket, ReadRateHeaders(response)); // as soon as the headers are in, even if the body is then cut
-                bytes = await ReadCappedAsync(response, requestName, timeout.Token).ConfigureAwait(false);
+                    using (doc)
+                    {
+                        throw ReadFailure(response, status, doc, bytes, request.Name);
+                    }
+                }
             }
-            catch (Exception ex) when (IsTransport(ex, cancellationToken))
+            catch (AbstraktApiException ex)
             {
-                throw TransportFault(ex, requestName, timedOut: !cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested);
-            }
-
-            using (response)
-            {
-                var status = (int)response.StatusCode;
-                var doc = TryParse(bytes);
-                if (response.IsSuccessStatusCode)
-                {
-                    return doc ?? throw new AbstraktApiException(
-                        ErrorCodes.Transport,
-                        $"The service answered HTTP {status} with a body that is not JSON: {Preview(bytes)}",
-                        status,
-                        requestName) { OutcomeUnknown = method == HttpMethod.Post };
-                }
-
-                using (doc)
-                {
-                    throw ReadFailure(response, status, doc, bytes, requestName);
-                }
+                // Told after the answer is read, so a trace can name the error code the body carried.
+                request.Finish(ex);
+                throw;
             }
         }
 
@@ -536,10 +514,10 @@ namespace Abstrakt.Api
             }
         }
 
-        private async Task<byte[]> ReadCappedAsync(HttpResponseMessage response, string requestName, CancellationToken cancellationToken)
+        private async Task<byte[]> ReadCappedAsync(HttpResponseMessage response, ApiRequest request, CancellationToken cancellationToken)
         {
             using var buffer = new MemoryStream();
-            await CopyCappedAsync(response, buffer, _options.MaxResponseBytes, () => new AbstraktApiException(ErrorCodes.Transport, $"The response is larger than {_options.MaxResponseBytes} bytes.", (int)response.StatusCode, requestName) { OutcomeUnknown = true }, cancellationToken).ConfigureAwait(false);
+            await CopyCappedAsync(response, buffer, _options.MaxResponseBytes, () => new AbstraktApiException(ErrorCodes.Transport, $"The response is larger than {_options.MaxResponseBytes} bytes.", (int)response.StatusCode, request.Name) { OutcomeUnknown = true }, cancellationToken).ConfigureAwait(false);
             return buffer.ToArray();
         }
 
@@ -590,28 +568,6 @@ namespace Abstrakt.Api
             // X-RateLimit-Reset is not a hint here: the rate gate reads it from every answer. A hostile or broken
             // server may send 1e300: clamp before TimeSpan, which would overflow.
             return seconds is double s && s > 0 ? TimeSpan.FromSeconds(Math.Min(s, MaxServerDelay.TotalSeconds)) : null;
-        }
-
-        private RateHeaders ReadRateHeaders(HttpResponseMessage response)
-        {
-            DateTimeOffset? reset = null;
-            if (TryHeader(response, "X-RateLimit-Reset", out var r) && r >= 0 && r < 1e11)
-            {
-                // Unix seconds, as documented; a small number can only be seconds from now (as some servers send).
-                reset = r >= 1e9 ? DateTimeOffset.FromUnixTimeMilliseconds((long)(r * 1000)) : _options.Time.GetUtcNow().AddSeconds(r);
-            }
-
-            return new RateHeaders(WholeHeader(response, "X-RateLimit-Limit"), WholeHeader(response, "X-RateLimit-Remaining"), reset);
-        }
-
-        private static int? WholeHeader(HttpResponseMessage response, string name) =>
-            TryHeader(response, name, out var value) && value >= 0 ? (int)Math.Min(value, int.MaxValue) : null;
-
-        private static bool TryHeader(HttpResponseMessage response, string name, out double value)
-        {
-            value = 0;
-            return response.Headers.TryGetValues(name, out var values) &&
-                   double.TryParse(values.FirstOrDefault(), NumberStyles.Float, CultureInfo.InvariantCulture, out value);
         }
 
         private static double? Max(double? a, double? b) => a is null ? b : b is null ? a : Math.Max(a.Value, b.Value);

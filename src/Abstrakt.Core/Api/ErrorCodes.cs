@@ -1,19 +1,6 @@
 namespace Abstrakt.Api
 {
-    /// <summary>How a failure affects a batch, as the API spec's error table decides.</summary>
-    public enum ErrorKind
-    {
-        /// <summary>Try the same item again, after a backoff or the server's delay hint.</summary>
-        Retryable,
-
-        /// <summary>This item fails; the rest of the batch goes on. Never retried.</summary>
-        ItemFatal,
-
-        /// <summary>No item can succeed (bad key, no credits, unknown model): stop the whole batch.</summary>
-        BatchFatal,
-    }
-
-    /// <summary>The error codes of the abstrakt API, and their classification.</summary>
+    /// <summary>The error codes of the abstrakt API and of the engine. What each means for a batch is <c>Engine.FailureClassifier</c>'s to say.</summary>
     public static class ErrorCodes
     {
 #pragma warning disable CS1591 // The names are the spec's codes.
@@ -63,53 +50,5 @@ namespace Abstrakt.Api
 
         /// <summary>An error the engine did not foresee (a bug, or a value it cannot handle); this item fails.</summary>
         public const string Unexpected = "UNEXPECTED_FAILURE";
-
-        /// <summary>
-        /// Classifies by code first and HTTP status second, because the docs never pair them.
-        /// MODEL_NOT_FOUND is batch-fatal here; a batch that mixes models treats it per item.
-        /// JOB_NOT_FOUND is item-fatal here; the engine resubmits where the output was never received.
-        /// </summary>
-        /// <param name="code">The error code, or null when the response had none.</param>
-        /// <param name="status">The HTTP status, or null for a network failure.</param>
-        /// <returns>How the failure affects a batch.</returns>
-        public static ErrorKind Classify(string? code, int? status)
-        {
-            switch (code)
-            {
-                case Unauthorized:
-                case Forbidden:
-                case QuotaExceeded:
-                case ModelNotFound:
-                case Unreachable:
-                case DiskFull:
-                    return ErrorKind.BatchFatal;
-                case InvalidInput:
-                case InferenceFailed:
-                case JobNotFound:
-                case BadResponse:
-                case Deadline:
-                case LocalIo:
-                case Unexpected:
-                case DuplicateId:
-                case OutcomeUnknown:
-                case OutputExists:
-                    return ErrorKind.ItemFatal;
-                case RateLimited:
-                case ModelUnavailable:
-                case ProviderFailure:
-                case Timeout:
-                case Transport:
-                    return ErrorKind.Retryable;
-            }
-
-            return status switch
-            {
-                401 or 402 or 403 => ErrorKind.BatchFatal,
-                408 or 429 => ErrorKind.Retryable,
-                null => ErrorKind.Retryable,
-                >= 500 => ErrorKind.Retryable,
-                _ => ErrorKind.ItemFatal,
-            };
-        }
     }
 }

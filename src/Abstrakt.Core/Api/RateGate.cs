@@ -235,14 +235,21 @@ namespace Abstrakt.Api
             }
         }
 
-        /// <summary>Takes in what an answer said. Call it for every ticket, with null when no answer came.</summary>
+        /// <summary>
+        /// Takes in what an answer said. Call it for every ticket, with null when no answer came; a second call for the
+        /// same ticket (the pacing handler's "the request is over, answered or not") changes nothing.
+        /// </summary>
         /// <param name="ticket">The request's ticket.</param>
         /// <param name="headers">The answer's rate headers; null when the request got no answer.</param>
         public void Observe(RateTicket ticket, RateHeaders? headers)
         {
             lock (_lock)
             {
-                _unanswered.Remove(ticket.Sequence);
+                if (!_unanswered.Remove(ticket.Sequence))
+                {
+                    return;
+                }
+
                 CountedBy(_time.GetUtcNow());
                 if (_probe == ticket.Sequence)
                 {

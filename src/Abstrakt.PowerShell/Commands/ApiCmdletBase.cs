@@ -3,6 +3,7 @@ using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
 using Abstrakt.Api;
+using Abstrakt.Engine;
 using Abstrakt.PowerShell.Session;
 
 namespace Abstrakt.PowerShell.Commands
@@ -44,7 +45,7 @@ namespace Abstrakt.PowerShell.Commands
             catch (AggregateException ex) when (ex.InnerException is AbstraktApiException api)
             {
                 var record = ApiErrors.CallRecord(api, target, model);
-                if (api.Kind == ErrorKind.BatchFatal)
+                if (FailureClassifier.Classify(api) == ErrorKind.BatchFatal)
                 {
                     ThrowTerminatingError(record);
                 }

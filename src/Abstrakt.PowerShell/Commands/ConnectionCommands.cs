@@ -3,6 +3,7 @@ using System.Management.Automation;
 using System.Security;
 using System.Threading;
 using Abstrakt.Api;
+using Abstrakt.Engine;
 using Abstrakt.PowerShell.Output;
 using Abstrakt.PowerShell.Session;
 using Abstrakt.Sandbox;
@@ -105,7 +106,7 @@ namespace Abstrakt.PowerShell.Commands
             }
             catch (Exception ex) when (ex is OperationCanceledException or AggregateException)
             {
-                if (ex is AggregateException { InnerException: AbstraktApiException { Kind: ErrorKind.Retryable, StatusCode: not null } passing })
+                if (ex is AggregateException { InnerException: AbstraktApiException { StatusCode: not null } passing } && FailureClassifier.Classify(passing) == ErrorKind.Retryable)
                 {
                     // The service answered, busy or flaky (429, 5xx): that says nothing about the key. Connect, and say the check was not made.
                     WriteWarning($"Could not check the key against {Endpoint} just now ({passing.Code}: {passing.Message}); connected without checking.");
