@@ -458,7 +458,8 @@ Describe 'Measure-AbstraktCost' {
 
     It 'prices only what a batch would send: blank lines are skipped and a bad cell is that row''s error' {
         $lines = 'one', '', '   ', 'two'
-        (($lines | Measure-AbstraktCost).Items) | Should -Be 2
+        (($lines | Measure-AbstraktCost -ErrorVariable blankErrors).Items) | Should -Be 2
+        $blankErrors | Should -BeNullOrEmpty -Because 'a blank line is not priced, and not an error'
         $csv = New-Csv "Prompt,NumImages`na,1`nb,abc`nc,2"
         $estimate = Import-Csv $csv | Measure-AbstraktCost -ErrorVariable bad -ErrorAction SilentlyContinue
         $estimate.Items | Should -Be 2

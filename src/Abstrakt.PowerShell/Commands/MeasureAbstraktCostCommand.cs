@@ -31,15 +31,16 @@ namespace Abstrakt.PowerShell.Commands
         {
             foreach (var obj in ItemReader.Items(InputObject))
             {
-                // Read as Start-AbstraktBatch reads it: what it would refuse (a blank line, a bad cell, a file that is
-                // not an image) is that item's error here too, and is not priced.
+                // Read as Start-AbstraktBatch reads it: what it would refuse (a bad cell, a file that is not an image)
+                // is that item's error here too, and is not priced. A blank line is not priced either, quietly: an
+                // estimate has nothing to say about it.
                 if (ItemReader.Check(obj, ++_row, out var rejection, images: this) is { } item)
                 {
                     _estimate.Add(item.Model ?? Model, CostEstimate.Outputs(item.Input));
                 }
-                else
+                else if (rejection!.FullyQualifiedErrorId != ErrorIds.EmptyPrompt)
                 {
-                    WriteError(rejection!);
+                    WriteError(rejection);
                 }
             }
         }
