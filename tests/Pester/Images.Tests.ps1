@@ -231,6 +231,23 @@ Describe 'Image inputs' {
         ($jobs | ForEach-Object { $decoded.($_.JobId).sha256 }) | Sort-Object | Should -Be ($files | ForEach-Object { Get-Sha256 $_.FullName } | Sort-Object)
     }
 
+    It 'runs two files with the same bytes once, and reports the second as a duplicate naming the first, never silently' {
+        $sandbox = Start-FreshSandbox
+        $photos = New-Folder twins
+        $null = New-TestPng (Join-Path $photos 'a.png') -Width 6 -Height 6 -Seed 3
+        Copy-Item (Join-Path $photos 'a.png') (Join-Path $photos 'b.png')
+        $out = Join-Path $TestDrive "twins-$([guid]::NewGuid().ToString('N'))"
+
+        $results = @(Get-ChildItem $photos | Start-AbstraktBatch -Model image-upscaler -OutputDirectory $out -ErrorVariable failed -ErrorAction SilentlyContinue)
+
+        $results.SourcePath | Should -Be (Join-Path $photos 'a.png')
+        $failed | Should -HaveCount 1
+        $failed[0].FullyQualifiedErrorId | Should -BeLike 'AbstraktItemFailed.DuplicateId*'
+        $failed[0].TargetObject.Name | Should -Be 'b.png'
+        "$($failed[0])" | Should -BeLike '*same image*item 1*'
+        (Get-SandboxStats $sandbox).jobs_created | Should -Be 1
+    }
+
     It 'shows one line per image result in the table at 80 columns, its whole id and output name' {
         $null = Start-FreshSandbox
         $photos = New-Folder table

@@ -61,8 +61,9 @@ namespace Abstrakt.Engine
         private readonly ModelInputMapper _inputs;
         private readonly JobDurations _durations = new JobDurations();
         private readonly ConcurrentDictionary<string, (WorkItem Item, string JobId)> _unfinishedJobs = new ConcurrentDictionary<string, (WorkItem, string)>(StringComparer.Ordinal);
-        // Ids the caller gave, with the index of the first item that had each: a repeat is that item's error.
-        private readonly ConcurrentDictionary<string, long> _givenIds = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+        // Ids the caller gave, and image items' content ids, with the index of the first item that had each: a repeat is
+        // that item's error (the journal keys records by id; the same image, prompt and inputs again is the same work).
+        private readonly ConcurrentDictionary<string, long> _uniqueIds = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         private long _retries;
         private long _awaitingResult;
 
@@ -99,13 +100,16 @@ namespace Abstrakt.Engine
         /// <param name="item">The item.</param>
         public void Claim(WorkItem item)
         {
-            if (item.IdGiven)
+            if (MustBeUnique(item))
             {
-                _givenIds.GetOrAdd(item.Id, item.Index);
+                _uniqueIds.GetOrAdd(item.Id, item.Index);
             }
 
             _outputs.ClaimSourceStem(item);
         }
+
+        /// <summary>A given id, or an image item's content id: another item of the batch may not have it too.</summary>
+        private static bool MustBeUnique(WorkItem item) => item.IdGiven || item.Image is not null;
 
         /// <summary>Runs one item to its end.</summary>
         /// <param name="item">The item.</param>
@@ -126,10 +130,12 @@ namespace Abstrakt.Engine
             context.Properties.Set(StartedKey, state.Started);
             try
             {
-                if (item.IdGiven && _givenIds.TryGetValue(item.Id, out var first) && first != item.Index)
+                if (MustBeUnique(item) && _uniqueIds.TryGetValue(item.Id, out var first) && first != item.Index)
                 {
                     // Not run, nor journaled: the journal keys records by id, and this one would overwrite the first item's.
-                    var duplicate = new AbstraktApiException(ErrorCodes.DuplicateId, $"Item {item.Index} has the id '{item.Id}', which item {first} of this batch already has; ids must be unique, so it was not run.");
+                    var duplicate = new AbstraktApiException(ErrorCodes.DuplicateId, item.IdGiven
+                        ? $"Item {item.Index} has the id '{item.Id}', which item {first} of this batch already has; ids must be unique, so it was not run."
+                        : $"Item {item.Index} sends the same image, prompt and inputs as item {first}, so it was not run: the same work is not paid for twice. Copy item {first}'s output, or change an input (such as Seed) to run it again.");
                     return new ItemOutcome(new ItemFailed { Item = item, Error = duplicate });
                 }
 
