@@ -204,26 +204,16 @@ namespace Abstrakt.Engine
             builder.AddTimeout(new TimeoutStrategyOptions { Timeout = _options.ItemTimeout });
             if (_options.MaxRetry > 0)
             {
-                builder.AddRetry(new RetryStrategyOptions
+                builder.AddRetry(CallRetry.Strategy(_options.MaxRetry, _options.RetryBaseDelay, (context, ex) => !HintPastDeadline(context, ex), args =>
                 {
-                    ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception is AbstraktApiException ex && FailureClassifier.IsRetryable(ex) && !HintPastDeadline(args.Context, ex)),
-                    MaxRetryAttempts = _options.MaxRetry,
-                    BackoffType = DelayBackoffType.Exponential,
-                    UseJitter = true,
-                    Delay = _options.RetryBaseDelay,
-                    MaxDelay = TimeSpan.FromSeconds(30),
-                    DelayGenerator = args => new ValueTask<TimeSpan?>(args.Outcome.Exception is AbstraktApiException ex ? FailureClassifier.RetryDelay(ex) : null),
-                    OnRetry = args =>
+                    Interlocked.Increment(ref _retries);
+                    if (args.Context.Properties.TryGetValue(ItemKey, out var item) && args.Outcome.Exception is AbstraktApiException ex)
                     {
-                        Interlocked.Increment(ref _retries);
-                        if (args.Context.Properties.TryGetValue(ItemKey, out var item) && args.Outcome.Exception is AbstraktApiException ex)
-                        {
-                            _note(item, $"retry {args.AttemptNumber + 1} of {_options.MaxRetry} in {args.RetryDelay.TotalSeconds:0.##} s after {ex.Code}: {ex.Message}");
-                        }
+                        _note(item, CallRetry.Describe(args, _options.MaxRetry, ex));
+                    }
 
-                        return default;
-                    },
-                });
+                    return default;
+                }));
             }
 
             return builder.Build();

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
@@ -14,8 +15,10 @@ namespace Abstrakt.PowerShell.Commands
     {
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
 
-        /// <summary>The session's client.</summary>
-        internal AbstraktClient Client => AbstraktSession.Resolve(this).Client;
+        private AbstraktClient? _client;
+
+        /// <summary>The session's client, resolved on the pipeline thread (resolving may write), then kept for retries on others.</summary>
+        internal AbstraktClient Client => _client ??= AbstraktSession.Resolve(this).Client;
 
         /// <summary>Runs a request; on failure writes a non-terminating error targeting <paramref name="target"/>.</summary>
         /// <typeparam name="T">The result type.</typeparam>
@@ -27,14 +30,19 @@ namespace Abstrakt.PowerShell.Commands
         internal bool TryCall<T>(Func<CancellationToken, Task<T>> call, object? target, out T result, string? model = null)
         {
             result = default!;
+            var retries = new ConcurrentQueue<string>();
             try
             {
-                var task = call(_stop.Token);
+                // Retried as a batch retries an item (a create whose answer was lost excepted); each retry said in -Verbose.
+                var time = Client.Options.Time;
+                var task = CallRetry.RunAsync(call, time, retries.Enqueue, _stop.Token);
                 while (!task.Wait(250, _stop.Token))
                 {
+                    SayRetries(retries);
                     Waiting();
                 }
 
+                SayRetries(retries);
                 result = task.Result;
                 return true;
             }
@@ -44,6 +52,7 @@ namespace Abstrakt.PowerShell.Commands
             }
             catch (AggregateException ex) when (ex.InnerException is AbstraktApiException api)
             {
+                SayRetries(retries);
                 var record = ApiErrors.CallRecord(api, target, model);
                 if (FailureClassifier.Classify(api) == ErrorKind.BatchFatal)
                 {
@@ -52,6 +61,14 @@ namespace Abstrakt.PowerShell.Commands
 
                 WriteError(record);
                 return false;
+            }
+        }
+
+        private void SayRetries(ConcurrentQueue<string> retries)
+        {
+            while (retries.TryDequeue(out var retry))
+            {
+                WriteVerbose(retry);
             }
         }
 
