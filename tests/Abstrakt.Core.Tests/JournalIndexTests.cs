@@ -149,19 +149,21 @@ public sealed class JournalIndexTests : IDisposable
         Assert.Null(index.ById("image-dddddddddddddddd"));
     }
 
-    [Fact]
-    public void Collision_EveryIdHashingAlike_EachItemStillGetsItsOwnRecords()
+    [Theory]
+    [InlineData("item-{0}")]   // kept in the hash table
+    [InlineData("{0}-x")]      // a prompt item's shape: kept at the position its id starts with
+    public void Collision_EveryIdHashingAlike_EachItemStillGetsItsOwnRecords(string idFormat)
     {
         var path = Path.Combine(_dir, "collide.jsonl");
         var lines = new List<string> { Batch };
         for (var i = 1; i <= 50; i++)
         {
-            lines.Add(Accepted($"{i}-x", i));
+            lines.Add(Accepted(Id(i), i));
         }
 
         for (var i = 1; i <= 50; i++)
         {
-            lines.Add(i % 2 == 0 ? Completed($"{i}-x", $"job-{i}") : Created($"{i}-x", $"job-{i}", i % 5));
+            lines.Add(i % 2 == 0 ? Completed(Id(i), $"job-{i}") : Created(Id(i), $"job-{i}", i % 5));
         }
 
         File.WriteAllText(path, string.Join("\n", lines) + "\n");
@@ -171,14 +173,37 @@ public sealed class JournalIndexTests : IDisposable
         Assert.Equal(50, index.Count);
         for (var i = 1; i <= 50; i++)
         {
-            var entry = index.ById($"{i}-x")!;
-            Assert.Equal(($"{i}-x", (long)i, $"job-{i}", i % 2 == 0 ? "completed" : "created"), (entry.Id, entry.Index, entry.JobId, entry.State));
+            var entry = index.ById(Id(i))!;
+            Assert.Equal((Id(i), (long)i, $"job-{i}", i % 2 == 0 ? "completed" : "created"), (entry.Id, entry.Index, entry.JobId, entry.State));
             Assert.Equal(i % 2 == 0 ? 0 : i % 5, entry.Resubmissions);
-            Assert.Equal($"{i}-x", index.ByIndex(i)!.Id);
+            Assert.Equal(Id(i), index.ByIndex(i)!.Id);
         }
 
         // Its hash matches every item's: only the id read back from the file tells it is none of them.
-        Assert.Null(index.ById("51-x"));
+        Assert.Null(index.ById(Id(51)));
+        Assert.Null(index.ById(Id(7) + "y"));
+
+        string Id(int i) => string.Format(System.Globalization.CultureInfo.InvariantCulture, idFormat, i);
+    }
+
+    [Fact]
+    public void PromptItemIds_TwoAtOnePositionOrOneMoved_AreEachFoundByIdAndTheLastByIndex()
+    {
+        // A prompt item is kept at the position its id starts with; another item taking that place, or the item
+        // accepted at another index, sends it to the hash table.
+        var path = Path.Combine(_dir, "positions.jsonl");
+        File.WriteAllText(path, string.Join("\n",
+            Batch,
+            Accepted("1-aaaa", 1), Accepted("1-bbbb", 1), Accepted("2-cccc", 2), Accepted("3-dddd", 3), Accepted("2-cccc", 4),
+            Accepted("4-eeee", 9), Completed("1-aaaa", "job-a"), Completed("1-bbbb", "job-b"), Completed("2-cccc", "job-c"),
+            "{\"type\":\"failed\",\"id\":\"5-orphan\",\"code\":\"X\",\"message\":\"m\"}", Accepted("5-orphan", 5)) + "\n");
+
+        AssertReadAlike(path);
+        using var index = JournalIndex.Read(path);
+        Assert.Equal(("job-a", "job-b", "job-c"), (index.ById("1-aaaa")!.JobId, index.ById("1-bbbb")!.JobId, index.ById("2-cccc")!.JobId));
+        Assert.Equal(("1-bbbb", "3-dddd", "2-cccc", "4-eeee", "5-orphan"), (index.ByIndex(1)!.Id, index.ByIndex(3)!.Id, index.ByIndex(4)!.Id, index.ByIndex(9)!.Id, index.ByIndex(5)!.Id));
+        Assert.Null(index.ByIndex(2));
+        Assert.Equal("failed", index.ById("5-orphan")!.State);
     }
 
     [Fact]
@@ -242,6 +267,9 @@ public sealed class JournalIndexTests : IDisposable
             new[] { Batch, "[1,2]" },
             new[] { Batch, "{\"type\":\"sent\",\"id\":\"x\",\"resubmissions\":1,\"resubmissions\":\"many\"}" },
             new[] { Batch, "{\"type\":\"sent\",\"id\":\"x\",\"resubmissions\":\"many\",\"resubmissions\":2}" }, // the last of a repeated field counts
+            new[] { Batch, "{\"type\":\"created\",\"id\":\"x\",\"resubmissions\":3000000000}" },               // too large for the int it is read as
+            new[] { Batch, "{\"type\":\"completed\",\"id\":\"x\",\"credits\":1e2}" },
+            new[] { Batch, Accepted("x", 1), "{\"type\":\"sent\",\"id\":\"x\",\"credits\":3000000000,\"index\":-0}" },  // fields a record's type does not read
         };
 
         foreach (var lines in cases)
@@ -268,6 +296,9 @@ public sealed class JournalIndexTests : IDisposable
             "{\"index\":5,\"id\":\"late-type\",\"type\":\"accepted\"}",                       // fields in another order
             "{\"type\":\"accepted\",\"i\\u0064\":\"escaped-name\",\"index\":6}",              // an escaped field name
             "\u00a0",                                                                           // a blank line that is not ASCII
+            "{\"type\":\"accepted\",\"id\":\"odd-input\",\"index\":7,\"input\":\"text\",\"prompt\":5,\"model\":\"a\\\"b\"}", // an input that is not an object, a prompt that is not a string
+            "{\"type\":\"accepted\",\"id\":\"spaced\" , \"index\" : 8 ,\"input\" : { \"seed\" : [ 1 , 2 ] } }",                 // white space as an editor leaves it
+            "{\"type\":\"completed\",\"id\":\"spaced\",\"urls\":[null,\"u\\/1\"],\"files\":\"none\",\"credits\":2,\"job_id\":null}",
             Created("long", "job-1", 0),
         };
         var path = Path.Combine(_dir, "unusual.jsonl");
@@ -288,6 +319,9 @@ public sealed class JournalIndexTests : IDisposable
         Assert.Equal("job-2", index.ById("café")!.JobId);
         Assert.Equal("ünïcode", index.ById("raw-café")!.Prompt);
         Assert.Equal("escaped-name", index.ByIndex(6)!.Id);
+        Assert.Equal(("\"text\"", string.Empty, "a\"b"), (index.ByIndex(7)!.InputJson, index.ByIndex(7)!.Prompt, index.ByIndex(7)!.Model));
+        Assert.Equal("{ \"seed\" : [ 1 , 2 ] }", index.ByIndex(8)!.InputJson);
+        Assert.Equal(new[] { string.Empty, "u/1" }, index.ByIndex(8)!.Urls);
     }
 
     [Fact]
@@ -321,6 +355,37 @@ public sealed class JournalIndexTests : IDisposable
             File.WriteAllText(path, RandomJournal(random));
             AssertReadAlike(path);
         }
+    }
+
+    [Fact]
+    public void Indexes_FarApartOrNegative_AreFoundAsTheWholeFileFoundThem()
+    {
+        var path = Path.Combine(_dir, "sparse.jsonl");
+        File.WriteAllText(path, string.Join("\n", Batch, Accepted("a", 1), Accepted("b", 5_000_000_000_000), Accepted("c", -3), Accepted("d", 2), Completed("b", "job-b")) + "\n");
+
+        AssertReadAlike(path);
+        using var index = JournalIndex.Read(path);
+        Assert.Equal(new[] { "a", "d", "b", "c" }, new long[] { 1, 2, 5_000_000_000_000, -3 }.Select(i => index.ByIndex(i)!.Id));
+        Assert.Equal("completed", index.ByIndex(5_000_000_000_000)!.State);
+    }
+
+    [Fact]
+    public void Slot_KeepsOffsetsUpToATerabyte_AndItsOtherFieldsApart()
+    {
+        var slot = new JournalIndex.Slot { AcceptedAt = -1, StateAt = -1 };
+        Assert.Equal((-1L, -1L), (slot.AcceptedAt, slot.StateAt));
+
+        slot.Check = 0xDEADBEEF;
+        slot.State = 5;
+        slot.Resubmissions = 254;
+        slot.AcceptedAt = (1L << 39) + 12345;
+        slot.StateAt = (1L << 40) - 2;
+
+        Assert.Equal(((1L << 39) + 12345, (1L << 40) - 2, 0xDEADBEEFu, (byte)5, (byte)254), (slot.AcceptedAt, slot.StateAt, slot.Check, slot.State, slot.Resubmissions));
+        slot.StateAt = 7;
+        slot.AcceptedAt = 0;
+        Assert.Equal((0L, 7L, 0xDEADBEEFu, (byte)5, (byte)254), (slot.AcceptedAt, slot.StateAt, slot.Check, slot.State, slot.Resubmissions));
+        Assert.Throws<JournalException>(() => slot.StateAt = (1L << 40) - 1);
     }
 
     [Fact]
@@ -411,7 +476,10 @@ public sealed class JournalIndexTests : IDisposable
         }
     }
 
-    /// <summary>The same entry in every field a resume reads for its state.</summary>
+    /// <summary>
+    /// The same entry in every field a resume reads for its state. (A cancelled entry's job id now comes from its
+    /// cancelled record, which names the job its created record did; the whole-file read kept the created one's.)
+    /// </summary>
     private static void AssertSame(JournalEntry expected, JournalEntry? actual)
     {
         Assert.NotNull(actual);
@@ -425,7 +493,6 @@ public sealed class JournalIndexTests : IDisposable
                 Assert.Equal(expected.Files, actual.Files);
                 break;
             case "created":
-            case "cancelled":
                 Assert.Equal(expected.JobId, actual.JobId);
                 break;
             case "failed":
@@ -434,7 +501,7 @@ public sealed class JournalIndexTests : IDisposable
         }
     }
 
-    /// <summary>How Journal.Open read a journal before issue 18: every line into memory, every entry whole.</summary>
+    /// <summary>How Journal.Open read a journal before issue 18, kept word for word: every line into memory, every entry whole.</summary>
     private static class FullRead
     {
         public static Dictionary<string, JournalEntry> Entries(string path)
@@ -470,7 +537,7 @@ public sealed class JournalIndexTests : IDisposable
                 {
                     try
                     {
-                        Journal.ApplyRecord(doc.RootElement, id => entries.TryGetValue(id, out var e) ? e : entries[id] = new JournalEntry { Id = id }, ref batchId, ref model);
+                        Apply(doc.RootElement, entries, ref batchId, ref model);
                     }
                     catch (Exception ex) when (ex is InvalidOperationException or FormatException)
                     {
@@ -489,5 +556,107 @@ public sealed class JournalIndexTests : IDisposable
 
         private static bool IsTornBeforeBlank(string[] lines, int lineNumber) =>
             lineNumber < lines.Length && lines[lineNumber - 1].Length > 0 && !lines[lineNumber - 1].TrimEnd().EndsWith("}", StringComparison.Ordinal);
+
+            private static void Apply(JsonElement r, Dictionary<string, JournalEntry> entries, ref string? batchId, ref string? model)
+            {
+                if (r.ValueKind != JsonValueKind.Object)
+                {
+                    throw new FormatException($"a record is a JSON {r.ValueKind.ToString().ToLowerInvariant()}, not an object.");
+                }
+
+                var type = Str(r, "type");
+                if (type == "batch")
+                {
+                    if (batchId is not null)
+                    {
+                        throw new FormatException("a second batch record; a journal holds one batch.");
+                    }
+
+                    batchId = Str(r, "batch_id") ?? throw new FormatException("the batch record has no batch_id.");
+                    model = Str(r, "model");
+                    return;
+                }
+
+                var id = Str(r, "id") ?? throw new FormatException($"a '{type}' record has no id.");
+                if (!entries.TryGetValue(id, out var entry))
+                {
+                    entry = new JournalEntry { Id = id };
+                    entries[id] = entry;
+                }
+
+                switch (type)
+                {
+                    case "accepted":
+                        entry.Index = r.TryGetProperty("index", out var index) ? index.GetInt64() : 0;
+                        entry.Prompt = Str(r, "prompt") ?? string.Empty;
+                        entry.Model = Str(r, "model");
+                        entry.InputJson = r.TryGetProperty("input", out var input) ? input.GetRawText() : "{}";
+                        break;
+                    case "sent":
+                        entry.State = "sent";
+                        entry.Resubmissions = r.TryGetProperty("resubmissions", out var sent) ? sent.GetInt32() : 0;
+                        break;
+                    case "unsent":
+                        entry.State = "accepted";
+                        break;
+                    case "created":
+                        entry.State = "created";
+                        entry.JobId = Str(r, "job_id");
+                        entry.Resubmissions = r.TryGetProperty("resubmissions", out var n) ? n.GetInt32() : 0;
+                        break;
+                    case "completed":
+                        entry.State = "completed";
+                        entry.JobId = Str(r, "job_id");
+                        entry.Urls = Strings(r, "urls");
+                        entry.Files = Strings(r, "files");
+                        entry.Credits = r.TryGetProperty("credits", out var c) ? c.GetInt32() : 0;
+                        break;
+                    case "failed":
+                        entry.State = "failed";
+                        entry.ErrorCode = Str(r, "code");
+                        entry.ErrorMessage = Str(r, "message");
+                        break;
+                    case "cancelled":
+                        entry.State = "cancelled";
+                        break;
+                    default:
+                        throw new FormatException($"an unknown record type '{type}'.");
+                }
+            }
+
+            private static string? Str(JsonElement r, string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+            private static IReadOnlyList<string> Strings(JsonElement r, string name) =>
+                r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(x => x.GetString() ?? string.Empty).ToList() : (IReadOnlyList<string>)Array.Empty<string>();
+    }
+}
+
+/// <summary>An item's id is part of every journal and idempotency key: it must never change between versions.</summary>
+public sealed class WorkItemIdTests
+{
+    [Theory]
+    [InlineData(5, "hello", null, "{}")]
+    [InlineData(12, "a red bird", "flux-dev", "{}")]
+    [InlineData(7, "café ünïcode", null, "{\"seed\":3}")]
+    public void Id_IsThePositionAndTheStartOfTheContentsSha256(long index, string prompt, string? model, string inputJson)
+    {
+        var input = inputJson == "{}" ? null : new Dictionary<string, object?> { ["seed"] = 3 };
+
+        var item = new WorkItem(index, prompt, model, input);
+
+        var content = (model ?? string.Empty) + "\n" + prompt + "\n" + inputJson;
+        Assert.Equal(inputJson, item.InputJson);
+        Assert.Equal(index + "-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(content)))[..8], item.Id);
+    }
+
+    [Fact]
+    public async Task Hash_FromManyThreadsAtOnce_IsTheSameAsFromOne()
+    {
+        var expected = Enumerable.Range(0, 200).Select(i => WorkItem.Hash("content " + i, 8)).ToList();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => Enumerable.Range(0, 200).Select(i => WorkItem.Hash("content " + i, 8)).ToList())));
+
+        Assert.All(results, r => Assert.Equal(expected, r));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes("content 0")))[..16], expected[0]);
     }
 }

@@ -905,6 +905,11 @@ namespace Abstrakt.Engine
 
         private static bool SameJson(string a, string b)
         {
+            if (string.Equals(a, b, StringComparison.Ordinal))
+            {
+                return true;
+            }
+
             using var x = JsonDocument.Parse(a);
             using var y = JsonDocument.Parse(b);
             return JsonValues.ToUtf8(JsonValues.ToPlain(x.RootElement)).SequenceEqual(JsonValues.ToUtf8(JsonValues.ToPlain(y.RootElement)));

@@ -282,55 +282,111 @@ namespace Abstrakt.Engine
             }
 
             var id = Str(r, "id") ?? throw new FormatException($"a '{type}' record has no id.");
-            var entry = entryFor(id);
+            Apply(new ElementFields(r), type, entryFor(id));
+            return id;
+        }
+
+        /// <summary>Applies the fields of a record of type <paramref name="type"/> to its item's entry; throws as <see cref="IRecordFields"/> does.</summary>
+        internal static void Apply<T>(T r, string? type, JournalEntry entry)
+            where T : IRecordFields
+        {
             switch (type)
             {
                 case "accepted":
-                    entry.Index = r.TryGetProperty("index", out var index) ? index.GetInt64() : 0;
-                    entry.Prompt = Str(r, "prompt") ?? string.Empty;
-                    entry.Model = Str(r, "model");
-                    entry.InputJson = r.TryGetProperty("input", out var input) ? input.GetRawText() : "{}";
+                    entry.Index = r.Int64("index");
+                    entry.Prompt = r.Text("prompt") ?? string.Empty;
+                    entry.Model = r.Text("model");
+                    entry.InputJson = r.Raw("input") ?? "{}";
                     break;
                 case "sent":
                     entry.State = "sent";
-                    entry.Resubmissions = r.TryGetProperty("resubmissions", out var sent) ? sent.GetInt32() : 0;
+                    entry.Resubmissions = r.Int32("resubmissions");
                     break;
                 case "unsent":
                     entry.State = "accepted";
                     break;
                 case "created":
                     entry.State = "created";
-                    entry.JobId = Str(r, "job_id");
-                    entry.Resubmissions = r.TryGetProperty("resubmissions", out var n) ? n.GetInt32() : 0;
+                    entry.JobId = r.Text("job_id");
+                    entry.Resubmissions = r.Int32("resubmissions");
                     break;
                 case "completed":
                     entry.State = "completed";
-                    entry.JobId = Str(r, "job_id");
-                    entry.Urls = Strings(r, "urls");
-                    entry.Files = Strings(r, "files");
-                    entry.Credits = r.TryGetProperty("credits", out var c) ? c.GetInt32() : 0;
+                    entry.JobId = r.Text("job_id");
+                    entry.Urls = r.Texts("urls");
+                    entry.Files = r.Texts("files");
+                    entry.Credits = r.Int32("credits");
                     break;
                 case "failed":
                     entry.State = "failed";
-                    entry.ErrorCode = Str(r, "code");
-                    entry.ErrorMessage = Str(r, "message");
+                    entry.ErrorCode = r.Text("code");
+                    entry.ErrorMessage = r.Text("message");
                     break;
                 case "cancelled":
                     entry.State = "cancelled";
                     // The job cancelled is the one created: an entry read back from this record alone still names it.
-                    entry.JobId = Str(r, "job_id") ?? entry.JobId;
+                    // Read leniently, as it never used to be read at all (so it never made a journal corrupt).
+                    entry.JobId = r.TextOrNull("job_id") ?? entry.JobId;
                     break;
                 default:
                     throw new FormatException($"an unknown record type '{type}'.");
             }
-
-            return id;
         }
 
         private static string? Str(JsonElement r, string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
-        private static IReadOnlyList<string> Strings(JsonElement r, string name) =>
-            r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(x => x.GetString() ?? string.Empty).ToList() : (IReadOnlyList<string>)Array.Empty<string>();
+        /// <summary>A record's fields as a parsed document has them (the last of a repeated field).</summary>
+        private readonly struct ElementFields : IRecordFields
+        {
+            private readonly JsonElement _r;
+
+            public ElementFields(JsonElement r) => _r = r;
+
+            public string? Text(string name) => Str(_r, name);
+
+            public string? TextOrNull(string name)
+            {
+                try
+                {
+                    return Str(_r, name);
+                }
+                catch (InvalidOperationException)
+                {
+                    return null;
+                }
+            }
+
+            public long Int64(string name) => _r.TryGetProperty(name, out var v) ? v.GetInt64() : 0;
+
+            public int Int32(string name) => _r.TryGetProperty(name, out var v) ? v.GetInt32() : 0;
+
+            public IReadOnlyList<string> Texts(string name) =>
+                _r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(x => x.GetString() ?? string.Empty).ToList() : (IReadOnlyList<string>)Array.Empty<string>();
+
+            public string? Raw(string name) => _r.TryGetProperty(name, out var v) ? v.GetRawText() : null;
+        }
+    }
+
+    /// <summary>
+    /// How a journal record's fields are read: a string field that is absent or not a string is null, a number field
+    /// that is absent is 0 and one of another kind or size throws (InvalidOperationException, FormatException), a list
+    /// of strings that is absent or not an array is empty and one with another item than a string or null throws.
+    /// </summary>
+    internal interface IRecordFields
+    {
+        string? Text(string name);
+
+        /// <summary>As <see cref="Text"/>, but null instead of throwing.</summary>
+        string? TextOrNull(string name);
+
+        long Int64(string name);
+
+        int Int32(string name);
+
+        IReadOnlyList<string> Texts(string name);
+
+        /// <summary>The field's JSON text; null when absent.</summary>
+        string? Raw(string name);
     }
 
     /// <summary>The entries of a journal as a read-only dictionary by id, read back from the file on demand.</summary>

@@ -1,60 +1,63 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
+using System.Threading;
 
 namespace Abstrakt.Engine
 {
     /// <summary>
-    /// What a journal held when it was opened, kept small: per item its state, its resubmission count, and the file
-    /// offsets of the two records a resume reads back (the last <c>accepted</c> and the last record that set the
-    /// state), about 24 bytes an item. The full <see cref="JournalEntry"/> is read back from the file when asked for.
-    /// Items are found by index (prompt items) or by id (image items, named by their content): ids are not held as
-    /// strings but as a hash, and every hash match is confirmed against the id in the file, so a collision costs a
-    /// read, never a wrong item.
+    /// What a journal held when it was opened, kept small: per item the file offsets of the two records a resume reads
+    /// back (its last <c>accepted</c> and the last record that set its state), its state, its resubmission count and 32
+    /// bits of its id's hash, 16 bytes (<see cref="Slot"/>), and 4 more for the lookup by index. The full
+    /// <see cref="JournalEntry"/> is read back from the file when asked for.
     /// </summary>
     /// <remarks>
-    /// The journal is read once, line by line, with the rules it always had: a line that is not JSON is a torn
-    /// write (tolerated where a crash leaves one), a line of JSON of the wrong shape is JournalCorrupt naming the
-    /// line. Well-formed ASCII lines, all that the journal's writer produces, are read with a forward-only reader;
-    /// any other line takes the original path (decode, parse, check field by field), so errors say what they said.
-    /// Thread-safe for lookups once built.
+    /// <para>
+    /// Items are found by index (prompt items) or by id (image items, named by their content). Ids are not held as
+    /// strings: a prompt item's id starts with its position (<c>{index}-{hash}</c>), so it is found there; any other id
+    /// through a hash table of slot numbers. Every match is confirmed against the id itself (the ids the pass met last
+    /// are kept at hand, the others read back from the file), so a hash collision costs a read, never a wrong item.
+    /// </para>
+    /// <para>
+    /// The journal is read once, line by line, with the rules it always had: a line that is not JSON is a torn write
+    /// (tolerated where a crash leaves one), a line of JSON of the wrong shape is JournalCorrupt naming the line.
+    /// Well-formed ASCII lines, all that the journal's writer produces, are read with a forward-only reader
+    /// (<see cref="FastRecord"/>); any other line takes the original path (decode, parse, check field by field), so
+    /// errors say what they said. Thread-safe for lookups once built.
+    /// </para>
     /// </remarks>
-    internal sealed class JournalIndex : IDisposable
+    internal sealed partial class JournalIndex : IDisposable
     {
         private const int ChunkBits = 16;
         private const int ChunkSize = 1 << ChunkBits;
-        private const int RecentIds = 4096;
         private const byte ResubmissionsOverflow = byte.MaxValue;
+
+        // MethodImplOptions.AggressiveOptimization (.NET Core 3.0+; netstandard2.0 lacks the name): the pass runs once,
+        // over millions of lines, so its methods are compiled optimized at once instead of starting unoptimized.
+        private const MethodImplOptions OptimizeNow = (MethodImplOptions)512;
 
         private readonly string _path;
         private readonly IdHasher _hash;
-        private readonly FileStream _reader;
-        private readonly object _readLock = new object();
-        private readonly byte[] _readBuffer = new byte[4096];
+        private readonly ConcurrentBag<Reader> _readers = new ConcurrentBag<Reader>();
+        private volatile bool _disposed;
+        private int _pooled;
         private Slot[][] _chunks = new Slot[4][];
         private int _count;
         private int[] _buckets = new int[1024];
-        private int[] _byIndexDense = new int[1024];
-        private Dictionary<long, int>? _byIndexSparse;
+        private int _inTable;
+        private SlotsByIndex _byIndex = new SlotsByIndex();
         private Dictionary<int, int>? _bigResubmissions;
         private bool _byIndexStale;
-        private Dictionary<int, byte[]> _recent = new Dictionary<int, byte[]>();
-        private readonly int[] _recentOrder = new int[RecentIds];
-        private int _recentNext;
+        private RecentIds? _recent = new RecentIds();
 
         private JournalIndex(string path, IdHasher? hash)
         {
             _path = path;
             _hash = hash ?? Fnv1a64;
-            // Shared with the batch's own append handle (FileShare.Read there): lines are read back from offsets
-            // found here, all written before the batch appends anything, so no flush ordering is involved.
-            _reader = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 64 * 1024);
-            for (var i = 0; i < _byIndexDense.Length; i++)
-            {
-                _byIndexDense[i] = -1;
-            }
         }
 
         /// <summary>A 64-bit hash of an item id's UTF-8 bytes (a seam: tests make every id collide).</summary>
@@ -117,7 +120,7 @@ namespace Abstrakt.Engine
         /// <returns>The entry, or null.</returns>
         public JournalEntry? ByIndex(long index)
         {
-            var slot = ByIndexSlot(index);
+            var slot = _byIndex.Get(index);
             return slot < 0 ? null : Materialize(slot);
         }
 
@@ -129,6 +132,12 @@ namespace Abstrakt.Engine
             var utf8 = Encoding.UTF8.GetBytes(id);
             var hash = _hash(utf8);
             var check = (uint)(hash >> 32);
+            var at = PositionOf(utf8) is long position ? _byIndex.Get(position) : -1;
+            if (at >= 0 && SlotAt(at).Check == check && Materialize(at) is { } found && string.Equals(found.Id, id, StringComparison.Ordinal))
+            {
+                return found;
+            }
+
             var mask = _buckets.Length - 1;
             for (var b = Bucket(hash, mask); _buckets[b] != 0; b = (b + 1) & mask)
             {
@@ -160,9 +169,10 @@ namespace Abstrakt.Engine
         /// <inheritdoc/>
         public void Dispose()
         {
-            lock (_readLock)
+            _disposed = true;
+            while (_readers.TryTake(out var reader))
             {
-                _reader.Dispose();
+                reader.Dispose();
             }
         }
 
@@ -175,25 +185,44 @@ namespace Abstrakt.Engine
         {
             var s = SlotAt(slot);
             var entry = new JournalEntry();
-            var id = ApplyAt(s.AcceptedAt, entry, null);
-            id = ApplyAt(s.StateAt, entry, id);
-            entry.Id = id ?? throw Changed();
+            var reader = Rent();
+            try
+            {
+                var id = ApplyAt(reader, s.AcceptedAt, entry, null);
+                id = ApplyAt(reader, s.StateAt, entry, id);
+                entry.Id = id ?? throw Changed();
+            }
+            finally
+            {
+                Return(reader);
+            }
+
             entry.State = StateName(s.State);
             entry.Resubmissions = s.Resubmissions == ResubmissionsOverflow && _bigResubmissions is not null && _bigResubmissions.TryGetValue(slot, out var big) ? big : s.Resubmissions;
             return entry;
         }
 
         /// <summary>Applies the record at <paramref name="offset"/> (none when negative) to the entry; the item's id.</summary>
-        private string? ApplyAt(long offset, JournalEntry entry, string? id)
+        private string? ApplyAt(Reader reader, long offset, JournalEntry entry, string? id)
         {
             if (offset < 0)
             {
                 return id;
             }
 
-            using var doc = Parse(ReadLineAt(offset));
-            string? batchId = null, model = null;
-            var recordId = Journal.ApplyRecord(doc.RootElement, _ => entry, ref batchId, ref model);
+            var line = reader.LineAt(offset);
+            string? recordId;
+            if (FastRecord.TryRead(line, out var fast))
+            {
+                recordId = fast.Apply(line, entry);
+            }
+            else
+            {
+                using var doc = Parse(line);
+                string? batchId = null, model = null;
+                recordId = Journal.ApplyRecord(doc.RootElement, _ => entry, ref batchId, ref model);
+            }
+
             if (recordId is null || (id is not null && !string.Equals(id, recordId, StringComparison.Ordinal)))
             {
                 throw Changed();
@@ -216,6 +245,48 @@ namespace Abstrakt.Engine
             return JsonDocument.Parse(line);
         }
 
+        /// <summary>The bytes of the line at <paramref name="offset"/>.</summary>
+        private byte[] LineAt(long offset)
+        {
+            var reader = Rent();
+            try
+            {
+                return reader.LineAt(offset);
+            }
+            finally
+            {
+                Return(reader);
+            }
+        }
+
+        /// <summary>A read handle of its own for each worker that reads at once, so lookups never wait on each other.</summary>
+        private Reader Rent()
+        {
+            if (_readers.TryTake(out var reader))
+            {
+                Interlocked.Decrement(ref _pooled);
+                return reader;
+            }
+
+            return new Reader(_path);
+        }
+
+        private void Return(Reader reader)
+        {
+            if (_disposed || Interlocked.Increment(ref _pooled) > 8)
+            {
+                Interlocked.Decrement(ref _pooled);
+                reader.Dispose();
+                return;
+            }
+
+            _readers.Add(reader);
+            if (_disposed && _readers.TryTake(out var late))
+            {
+                late.Dispose();
+            }
+        }
+
         private JournalException Changed() =>
             new JournalException($"The journal '{_path}' changed while the batch ran: a record is not where it was read.", "JournalCorrupt");
 
@@ -229,36 +300,8 @@ namespace Abstrakt.Engine
             _ => "accepted",
         };
 
-        /// <summary>The bytes of the line that starts at <paramref name="offset"/>.</summary>
-        private byte[] ReadLineAt(long offset)
-        {
-            lock (_readLock)
-            {
-                _reader.Position = offset;
-                var buffer = _readBuffer;
-                var length = 0;
-                while (true)
-                {
-                    var scanned = length;
-                    if (length == buffer.Length)
-                    {
-                        Array.Resize(ref buffer, buffer.Length * 2);
-                    }
-
-                    var read = _reader.Read(buffer, length, buffer.Length - length);
-                    length += read;
-                    var end = new ReadOnlySpan<byte>(buffer, scanned, length - scanned).IndexOfAny((byte)'\n', (byte)'\r');
-                    if (end >= 0 || read == 0)
-                    {
-                        var line = new byte[end >= 0 ? scanned + end : length];
-                        Buffer.BlockCopy(buffer, 0, line, 0, line.Length);
-                        return line;
-                    }
-                }
-            }
-        }
-
         /// <summary>The one pass over the file: lines by byte offset, each applied to the index.</summary>
+        [MethodImpl(OptimizeNow)]
         private void ReadAll()
         {
             using var file = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
@@ -333,7 +376,7 @@ namespace Abstrakt.Engine
             }
 
             // Only the pass needs the ids seen lately.
-            _recent = new Dictionary<int, byte[]>();
+            _recent = null;
         }
 
         private static int Fill(FileStream file, byte[] buffer, int at)
@@ -354,6 +397,7 @@ namespace Abstrakt.Engine
         }
 
         /// <summary>One line: blank lines are skipped, torn lines tolerated where a crash leaves them, anything else applied.</summary>
+        [MethodImpl(OptimizeNow)]
         private void Line(byte[] buffer, int start, int length, long offset, int lineNumber, ref int? pendingCorrupt)
         {
             var line = new ReadOnlySpan<byte>(buffer, start, length);
@@ -421,6 +465,7 @@ namespace Abstrakt.Engine
         }
 
         /// <summary>Blank as string.IsNullOrWhiteSpace saw the decoded line.</summary>
+        [MethodImpl(OptimizeNow)]
         private static bool IsBlank(ReadOnlySpan<byte> line)
         {
             var ascii = true;
@@ -439,13 +484,20 @@ namespace Abstrakt.Engine
             return ascii || string.IsNullOrWhiteSpace(Encoding.UTF8.GetString(line.ToArray()));
         }
 
+        [MethodImpl(OptimizeNow)]
         private void Apply(Record type, ReadOnlySpan<byte> id, long index, int resubmissions, long offset, int lineNumber)
         {
             var hash = _hash(id);
-            var slot = Find(hash, id, out var bucket);
+            var position = PositionOf(id);
+            var slot = FindAt(position, (uint)(hash >> 32), id);
             if (slot < 0)
             {
-                slot = Add(hash, bucket, id, type == Record.Accepted ? index : 0);
+                slot = Find(hash, id);
+            }
+
+            if (slot < 0)
+            {
+                slot = Add(hash, id, type == Record.Accepted ? index : 0, type == Record.Accepted && position == index);
             }
             else if (type == Record.Accepted)
             {
@@ -490,53 +542,75 @@ namespace Abstrakt.Engine
             (_bigResubmissions ??= new Dictionary<int, int>())[slot] = resubmissions;
         }
 
-        /// <summary>The item named <paramref name="id"/>, or -1 with the free bucket to add it in.</summary>
-        private int Find(ulong hash, ReadOnlySpan<byte> id, out int bucket)
+        /// <summary>
+        /// The item named <paramref name="id"/> found by the position its id starts with (a prompt item's id is
+        /// <c>{index}-{hash}</c>, and such an item is kept there rather than in the hash table); -1 when not there.
+        /// </summary>
+        [MethodImpl(OptimizeNow)]
+        private int FindAt(long? position, uint check, ReadOnlySpan<byte> id)
+        {
+            var slot = position is long at ? _byIndex.Get(at) : -1;
+            return slot >= 0 && !SlotAt(slot).InTable && SlotAt(slot).Check == check && SameId(slot, id) ? slot : -1;
+        }
+
+        /// <summary>The item named <paramref name="id"/> in the hash table, or -1.</summary>
+        [MethodImpl(OptimizeNow)]
+        private int Find(ulong hash, ReadOnlySpan<byte> id)
         {
             var check = (uint)(hash >> 32);
             var mask = _buckets.Length - 1;
-            var b = Bucket(hash, mask);
-            for (; _buckets[b] != 0; b = (b + 1) & mask)
+            for (var b = Bucket(hash, mask); _buckets[b] != 0; b = (b + 1) & mask)
             {
                 var slot = _buckets[b] - 1;
                 if (SlotAt(slot).Check == check && SameId(slot, id))
                 {
-                    bucket = b;
                     return slot;
                 }
             }
 
-            bucket = b;
             return -1;
         }
 
-        /// <summary>Whether item <paramref name="slot"/> is named <paramref name="id"/>: from the ids seen lately, else from the file.</summary>
-        private bool SameId(int slot, ReadOnlySpan<byte> id)
+        /// <summary>The number an id starts with, before a '-' (a prompt item's position); null when it has none.</summary>
+        [MethodImpl(OptimizeNow)]
+        private static long? PositionOf(ReadOnlySpan<byte> id)
         {
-            if (!_recent.TryGetValue(slot, out var known))
+            var negative = id.Length > 0 && id[0] == '-';
+            long value = 0;
+            var i = negative ? 1 : 0;
+            var start = i;
+            for (; i < id.Length && id[i] >= '0' && id[i] <= '9'; i++)
             {
-                var s = SlotAt(slot);
-                using var doc = Parse(ReadLineAt(s.AcceptedAt >= 0 ? s.AcceptedAt : s.StateAt));
-                known = Encoding.UTF8.GetBytes(doc.RootElement.GetProperty("id").GetString()!);
-                Remember(slot, known);
+                if (i - start == 18)
+                {
+                    return null;
+                }
+
+                value = (value * 10) + (id[i] - '0');
             }
 
+            return i > start && i < id.Length && id[i] == '-' ? (negative ? -value : value) : null;
+        }
+
+        /// <summary>Whether item <paramref name="slot"/> is named <paramref name="id"/>: from the ids seen lately, else from the file.</summary>
+        [MethodImpl(OptimizeNow)]
+        private bool SameId(int slot, ReadOnlySpan<byte> id)
+        {
+            if (_recent!.TryCompare(slot, id, out var same))
+            {
+                return same;
+            }
+
+            var s = SlotAt(slot);
+            using var doc = Parse(LineAt(s.AcceptedAt >= 0 ? s.AcceptedAt : s.StateAt));
+            var known = Encoding.UTF8.GetBytes(doc.RootElement.GetProperty("id").GetString()!);
+            _recent.Add(slot, known);
             return id.SequenceEqual(known);
         }
 
-        private void Remember(int slot, byte[] id)
-        {
-            if (_recent.Count == RecentIds)
-            {
-                _recent.Remove(_recentOrder[_recentNext]);
-            }
-
-            _recent[slot] = id;
-            _recentOrder[_recentNext] = slot;
-            _recentNext = (_recentNext + 1) % RecentIds;
-        }
-
-        private int Add(ulong hash, int bucket, ReadOnlySpan<byte> id, long index)
+        /// <summary>A new item. One accepted at the position its id starts with is kept there; any other goes in the hash table.</summary>
+        [MethodImpl(OptimizeNow)]
+        private int Add(ulong hash, ReadOnlySpan<byte> id, long index, bool atItsPosition)
         {
             var slot = _count;
             if ((slot >> ChunkBits) == _chunks.Length)
@@ -547,16 +621,47 @@ namespace Abstrakt.Engine
             _chunks[slot >> ChunkBits] ??= new Slot[ChunkSize];
             SlotAt(slot) = new Slot { AcceptedAt = -1, StateAt = -1, Check = (uint)(hash >> 32) };
             _count++;
-            _buckets[bucket] = slot + 1;
-            if (_count * 10L > _buckets.Length * 7L)
+            _recent!.Add(slot, id);
+            if (!atItsPosition || _byIndex.Get(index) >= 0)
             {
-                Grow();
+                InsertIntoTable(slot);
             }
 
-            Remember(slot, id.ToArray());
             // The newest item at an index is the one a lookup by index finds.
             SetByIndex(index, slot);
             return slot;
+        }
+
+        /// <summary>Sets the item found at an index; one kept there by its position that loses the place goes in the hash table.</summary>
+        private void SetByIndex(long index, int slot)
+        {
+            var had = _byIndex.Get(index);
+            _byIndex.Set(index, slot, _count);
+            if (had >= 0 && had != slot && _byIndex.Get(index) != had && !SlotAt(had).InTable)
+            {
+                InsertIntoTable(had);
+            }
+        }
+
+        private void InsertIntoTable(int slot)
+        {
+            ref var s = ref SlotAt(slot);
+            s.InTable = true;
+            _inTable++;
+            if (_inTable * 10L > _buckets.Length * 7L)
+            {
+                Grow();
+                return;
+            }
+
+            var mask = _buckets.Length - 1;
+            var b = (int)s.Check & mask;
+            while (_buckets[b] != 0)
+            {
+                b = (b + 1) & mask;
+            }
+
+            _buckets[b] = slot + 1;
         }
 
         /// <summary>An item accepted again (a later run found nothing at its index): it moves to its new index.</summary>
@@ -568,8 +673,14 @@ namespace Abstrakt.Engine
                 return;
             }
 
+            if (!SlotAt(slot).InTable)
+            {
+                // No longer at the position its id starts with.
+                InsertIntoTable(slot);
+            }
+
             SetByIndex(index, slot);
-            if (ByIndexSlot(old) == slot)
+            if (_byIndex.Get(old) == slot)
             {
                 // An earlier item may have the old index too: it is the one found there now, known once the pass is over.
                 _byIndexStale = true;
@@ -584,7 +695,7 @@ namespace Abstrakt.Engine
                 return 0;
             }
 
-            var line = ReadLineAt(offset);
+            var line = LineAt(offset);
             if (FastRecord.TryRead(line, out var fast))
             {
                 return fast.Index;
@@ -594,59 +705,10 @@ namespace Abstrakt.Engine
             return doc.RootElement.TryGetProperty("index", out var i) ? i.GetInt64() : 0;
         }
 
-        private int ByIndexSlot(long index) =>
-            _byIndexSparse is not null ? (_byIndexSparse.TryGetValue(index, out var s) ? s : -1)
-                : index >= 0 && index < _byIndexDense.Length ? _byIndexDense[index] : -1;
-
-        private void SetByIndex(long index, int slot)
-        {
-            if (_byIndexSparse is null && index >= 0 && index >= _byIndexDense.Length && index < (4L * _count) + ChunkSize)
-            {
-                var grown = new int[Math.Max(_byIndexDense.Length * 2, index + 1)];
-                Array.Copy(_byIndexDense, grown, _byIndexDense.Length);
-                for (var i = _byIndexDense.Length; i < grown.Length; i++)
-                {
-                    grown[i] = -1;
-                }
-
-                _byIndexDense = grown;
-            }
-
-            if (_byIndexSparse is null && (index < 0 || index >= _byIndexDense.Length))
-            {
-                // Indexes far apart (not a batch's 1..N): a dictionary instead of an array.
-                _byIndexSparse = new Dictionary<long, int>();
-                for (var i = 0; i < _byIndexDense.Length; i++)
-                {
-                    if (_byIndexDense[i] >= 0)
-                    {
-                        _byIndexSparse[i] = _byIndexDense[i];
-                    }
-                }
-
-                _byIndexDense = Array.Empty<int>();
-            }
-
-            if (_byIndexSparse is not null)
-            {
-                _byIndexSparse[index] = _byIndexSparse.TryGetValue(index, out var had) ? Math.Max(had, slot) : slot;
-            }
-            else
-            {
-                _byIndexDense[index] = Math.Max(_byIndexDense[index], slot);
-            }
-        }
-
         /// <summary>After an item moved index: the lookup by index again from every item's accepted record, as first built.</summary>
         private void RebuildByIndex()
         {
-            _byIndexSparse = null;
-            _byIndexDense = new int[1024];
-            for (var i = 0; i < _byIndexDense.Length; i++)
-            {
-                _byIndexDense[i] = -1;
-            }
-
+            _byIndex = new SlotsByIndex();
             for (var slot = 0; slot < _count; slot++)
             {
                 SetByIndex(IndexAt(SlotAt(slot).AcceptedAt), slot);
@@ -659,6 +721,11 @@ namespace Abstrakt.Engine
             var mask = buckets.Length - 1;
             for (var slot = 0; slot < _count; slot++)
             {
+                if (!SlotAt(slot).InTable)
+                {
+                    continue;
+                }
+
                 var b = (int)SlotAt(slot).Check & mask;
                 while (buckets[b] != 0)
                 {
@@ -672,6 +739,7 @@ namespace Abstrakt.Engine
         }
 
         /// <summary>FNV-1a over the id's bytes, then a 64-bit finalizer so both halves are well mixed.</summary>
+        [MethodImpl(OptimizeNow)]
         internal static ulong Fnv1a64(ReadOnlySpan<byte> bytes)
         {
             var hash = 14695981039346656037UL;
@@ -686,199 +754,6 @@ namespace Abstrakt.Engine
             hash *= 0xc4ceb9fe1a85ec53UL;
             hash ^= hash >> 33;
             return hash;
-        }
-
-        /// <summary>One item, 24 bytes: where its records are, what state they left it in.</summary>
-        private struct Slot
-        {
-            public long AcceptedAt;
-            public long StateAt;
-            public uint Check;
-            public byte State;
-            public byte Resubmissions;
-        }
-
-        /// <summary>The fields whose types the original path checks.</summary>
-        private enum Field
-        {
-            Other,
-            Type,
-            Id,
-            Index,
-            Resubmissions,
-            Credits,
-            Strings,
-            Text,
-        }
-
-        /// <summary>
-        /// A record read without building a document: only a well-formed, all-ASCII line whose fields have the types the
-        /// journal writes. Anything else (escaped ids, odd types, other records) is left to the original path.
-        /// </summary>
-        private ref struct FastRecord
-        {
-            public Record Type;
-            public int IdStart;
-            public int IdLength;
-            public long Index;
-            public int Resubmissions;
-
-            public static bool TryRead(ReadOnlySpan<byte> line, out FastRecord record)
-            {
-                record = default;
-                foreach (var b in line)
-                {
-                    if (b >= 0x80)
-                    {
-                        return false;
-                    }
-                }
-
-                try
-                {
-                    return Read(line, ref record);
-                }
-                catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
-                {
-                    return false;
-                }
-            }
-
-            private static bool Read(ReadOnlySpan<byte> line, ref FastRecord record)
-            {
-                var reader = new Utf8JsonReader(line, isFinalBlock: true, state: default);
-                if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-                {
-                    return false;
-                }
-
-                var type = (Record?)null;
-                var hasId = false;
-                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    if (reader.ValueIsEscaped)
-                    {
-                        return false;
-                    }
-
-                    var field = FieldOf(reader.ValueSpan);
-                    reader.Read();
-                    switch (field)
-                    {
-                        case Field.Type:
-                            type = reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped ? TypeOf(reader.ValueSpan) : null;
-                            if (type is null)
-                            {
-                                return false;
-                            }
-
-                            break;
-                        case Field.Id:
-                            if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped)
-                            {
-                                return false;
-                            }
-
-                            hasId = true;
-                            record.IdStart = (int)reader.TokenStartIndex + 1;
-                            record.IdLength = reader.ValueSpan.Length;
-                            break;
-                        case Field.Index:
-                            if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out record.Index))
-                            {
-                                return false;
-                            }
-
-                            break;
-                        case Field.Resubmissions:
-                            if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out record.Resubmissions))
-                            {
-                                return false;
-                            }
-
-                            break;
-                        case Field.Credits:
-                            if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out _))
-                            {
-                                return false;
-                            }
-
-                            break;
-                        case Field.Strings:
-                            if (reader.TokenType == JsonTokenType.StartArray)
-                            {
-                                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-                                {
-                                    if (reader.TokenType != JsonTokenType.Null && !IsString(ref reader))
-                                    {
-                                        return false;
-                                    }
-                                }
-                            }
-                            else
-                            {
-                                reader.Skip();
-                            }
-
-                            break;
-                        case Field.Text:
-                            // Read as strings when they are strings: one that cannot be (a lone surrogate) is the original path's error.
-                            if (reader.TokenType == JsonTokenType.String && !IsString(ref reader))
-                            {
-                                return false;
-                            }
-
-                            reader.Skip();
-                            break;
-                        default:
-                            reader.Skip();
-                            break;
-                    }
-                }
-
-                if (reader.TokenType != JsonTokenType.EndObject || reader.Read() || type is null || !hasId)
-                {
-                    return false;
-                }
-
-                record.Type = type.Value;
-                return true;
-            }
-
-            private static Field FieldOf(ReadOnlySpan<byte> name) =>
-                name.SequenceEqual("type"u8) ? Field.Type
-                : name.SequenceEqual("id"u8) ? Field.Id
-                : name.SequenceEqual("index"u8) ? Field.Index
-                : name.SequenceEqual("resubmissions"u8) ? Field.Resubmissions
-                : name.SequenceEqual("credits"u8) ? Field.Credits
-                : name.SequenceEqual("urls"u8) || name.SequenceEqual("files"u8) ? Field.Strings
-                : name.SequenceEqual("prompt"u8) || name.SequenceEqual("model"u8) || name.SequenceEqual("job_id"u8) || name.SequenceEqual("code"u8) || name.SequenceEqual("message"u8) ? Field.Text
-                : Field.Other;
-
-            private static bool IsString(ref Utf8JsonReader reader)
-            {
-                if (reader.TokenType != JsonTokenType.String)
-                {
-                    return false;
-                }
-
-                if (reader.ValueIsEscaped)
-                {
-                    _ = reader.GetString();
-                }
-
-                return true;
-            }
-
-            public static Record? TypeOf(ReadOnlySpan<byte> type) =>
-                type.SequenceEqual("accepted"u8) ? Record.Accepted
-                : type.SequenceEqual("sent"u8) ? Record.Sent
-                : type.SequenceEqual("unsent"u8) ? Record.Unsent
-                : type.SequenceEqual("created"u8) ? Record.Created
-                : type.SequenceEqual("completed"u8) ? Record.Completed
-                : type.SequenceEqual("failed"u8) ? Record.Failed
-                : type.SequenceEqual("cancelled"u8) ? Record.Cancelled
-                : null;
         }
     }
 }
