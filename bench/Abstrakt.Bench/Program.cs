@@ -5,6 +5,7 @@ using BenchmarkDotNet.Running;
 // dotnet run --project bench/Abstrakt.Bench -c Release            whole-batch scenarios -> docs/benchmarks.md
 // dotnet run --project bench/Abstrakt.Bench -c Release -- -micro  BenchmarkDotNet micro-benchmarks
 // dotnet run --project bench/Abstrakt.Bench -c Release -- distributed  the shared store (docs/distributed.md)
+// dotnet run --project bench/Abstrakt.Bench -c Release -- resume       the file store's resume at 1,000,000 items (rows 9a, 9b)
 switch (args.FirstOrDefault())
 {
     case "serve":
@@ -40,6 +41,14 @@ switch (args.FirstOrDefault())
         var only = Scenarios.Images(args.Length > 1 ? int.Parse(args[1]) : 1000, args.Length > 2 ? int.Parse(args[2]) : 2);
         Console.WriteLine($"| {only.Scenario} | {only.Setup} | {only.Measured} | {only.Target} | {only.Verdict} |");
         return 0;
+    case "resume":
+        // Only the resume row (issue 18): dotnet run --project bench/Abstrakt.Bench -c Release -- resume [items] [new items] [staged module folder]
+        foreach (var row in ResumeBench.Run(FindRepoRoot(), args.Length > 1 ? int.Parse(args[1]) : 1_000_000, args.Length > 2 ? int.Parse(args[2]) : 1000, args.Length > 3 ? args[3] : null))
+        {
+            Console.WriteLine($"| {row.Scenario} | {row.Setup} | {row.Measured} | {row.Target} | {row.Verdict} |");
+        }
+
+        return 0;
     case "-create":
         // Scenario 8 alone: prints its rows.
         foreach (var sync in new[] { true, false })
@@ -73,6 +82,11 @@ await Add(() => Task.FromResult(Scenarios.Stop(root)));
 await Add(() => Task.FromResult(Scenarios.Images(1000, 2)));
 await Add(() => Scenarios.CreateCostAsync(sync: true));
 await Add(() => Scenarios.CreateCostAsync(sync: false));
+foreach (var row in ResumeBench.Run(root, 1_000_000, 1000))
+{
+    rows.Add(row);
+    Console.WriteLine($"{row.Scenario}: {row.Measured.Replace("**", "", StringComparison.Ordinal)} [{row.Verdict}]");
+}
 
 var lines = new List<string>
 {
