@@ -358,6 +358,60 @@ public sealed class JournalIndexTests : IDisposable
     }
 
     [Fact]
+    public void MutatedLines_EveryPrefixAndRandomEdits_AreReadAsTheWholeFileReadThem()
+    {
+        // The forward-only reader must accept only what a document parses and the original path reads without an
+        // error, and read it the same: torn prefixes of every record, and random edits around JSON's special bytes.
+        var records = new[]
+        {
+            Accepted("12-0a1b2c3d", 12, "a \\\"quoted\\\" prompt \\u00e9 \\ud83d\\ude00"),
+            "{\"type\":\"accepted\",\"id\":\"x\",\"index\":-7,\"prompt\":\"p\",\"model\":\"flux-dev\",\"input\":{\"seed\":-1.5e-3,\"list\":[true,false,null,{\"a\":[]}],\"s\":\"\\/\\b\\f\\n\\r\\t\\u0000\"}}",
+            "{\"type\":\"sent\",\"id\":\"x\",\"resubmissions\":2147483647}",
+            "{\"type\":\"created\",\"id\":\"x\",\"job_id\":\"job-1\",\"resubmissions\":0}",
+            "{\"type\":\"completed\",\"id\":\"x\",\"job_id\":\"j\",\"urls\":[\"http://a/1.png\",null],\"files\":[],\"credits\":-3}",
+            "{\"type\":\"failed\",\"id\":\"x\",\"code\":\"INFERENCE_FAILED\",\"message\":\"it said \\\"no\\\"\"}",
+            "{\"type\":\"cancelled\",\"id\":\"x\",\"job_id\":\"j\"}",
+            "{\"type\":\"unsent\",\"id\":\"x\"}",
+            " { \"id\" : \"x\" , \"type\" : \"sent\" , \"resubmissions\" : 0 } ",
+        };
+        var random = new Random(7);
+        const string special = "\"\\{}[],:-+.eE0129aunlt \t/";
+        var lines = new List<string>();
+        foreach (var record in records)
+        {
+            lines.AddRange(Enumerable.Range(0, record.Length + 1).Select(n => record[..n]));
+            for (var i = 0; i < 150; i++)
+            {
+                var at = random.Next(record.Length);
+                var c = special[random.Next(special.Length)];
+                lines.Add(random.Next(3) switch
+                {
+                    0 => record[..at] + c + record[(at + 1)..],
+                    1 => record.Remove(at, 1),
+                    _ => record.Insert(at, c.ToString()),
+                });
+            }
+        }
+
+        var fast = 0;
+        foreach (var (line, i) in lines.Select((l, i) => (l, i)))
+        {
+            if (JournalIndex.ReadsFast(Encoding.UTF8.GetBytes(line)))
+            {
+                fast++;
+                using var doc = JsonDocument.Parse(line);
+            }
+
+            var path = Path.Combine(_dir, $"mutated-{i}.jsonl");
+            File.WriteAllText(path, Batch + "\n" + (line.Contains("\"id\"", StringComparison.Ordinal) ? Accepted("x", 1) + "\n" : string.Empty) + line + "\n" + Created("x", "job-after", 1) + "\n");
+            AssertReadAlike(path);
+            File.Delete(path);
+        }
+
+        Assert.InRange(fast, records.Length, lines.Count - 1);
+    }
+
+    [Fact]
     public void Indexes_FarApartOrNegative_AreFoundAsTheWholeFileFoundThem()
     {
         var path = Path.Combine(_dir, "sparse.jsonl");
