@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 
@@ -64,7 +63,6 @@ namespace Abstrakt.Engine
             public Token Message;
             public Token Input;
 
-            [MethodImpl(OptimizeNow)]
             public static bool TryRead(ReadOnlySpan<byte> line, out FastRecord record)
             {
                 record = default;
@@ -176,7 +174,6 @@ namespace Abstrakt.Engine
                 }
             }
 
-            [MethodImpl(OptimizeNow)]
             private static bool Read(ReadOnlySpan<byte> line, ref FastRecord record)
             {
                 var reader = new Utf8JsonReader(line, isFinalBlock: true, state: default);

@@ -2,7 +2,6 @@ using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
-using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Threading;
@@ -35,10 +34,6 @@ namespace Abstrakt.Engine
         private const int ChunkBits = 16;
         private const int ChunkSize = 1 << ChunkBits;
         private const byte ResubmissionsOverflow = byte.MaxValue;
-
-        // MethodImplOptions.AggressiveOptimization (.NET Core 3.0+; netstandard2.0 lacks the name): the pass runs once,
-        // over millions of lines, so its methods are compiled optimized at once instead of starting unoptimized.
-        private const MethodImplOptions OptimizeNow = (MethodImplOptions)512;
 
         private readonly string _path;
         private readonly IdHasher _hash;
@@ -301,7 +296,6 @@ namespace Abstrakt.Engine
         };
 
         /// <summary>The one pass over the file: lines by byte offset, each applied to the index.</summary>
-        [MethodImpl(OptimizeNow)]
         private void ReadAll()
         {
             using var file = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
@@ -397,7 +391,6 @@ namespace Abstrakt.Engine
         }
 
         /// <summary>One line: blank lines are skipped, torn lines tolerated where a crash leaves them, anything else applied.</summary>
-        [MethodImpl(OptimizeNow)]
         private void Line(byte[] buffer, int start, int length, long offset, int lineNumber, ref int? pendingCorrupt)
         {
             var line = new ReadOnlySpan<byte>(buffer, start, length);
@@ -465,7 +458,6 @@ namespace Abstrakt.Engine
         }
 
         /// <summary>Blank as string.IsNullOrWhiteSpace saw the decoded line.</summary>
-        [MethodImpl(OptimizeNow)]
         private static bool IsBlank(ReadOnlySpan<byte> line)
         {
             var ascii = true;
@@ -484,7 +476,6 @@ namespace Abstrakt.Engine
             return ascii || string.IsNullOrWhiteSpace(Encoding.UTF8.GetString(line.ToArray()));
         }
 
-        [MethodImpl(OptimizeNow)]
         private void Apply(Record type, ReadOnlySpan<byte> id, long index, int resubmissions, long offset, int lineNumber)
         {
             var hash = _hash(id);
@@ -546,7 +537,6 @@ namespace Abstrakt.Engine
         /// The item named <paramref name="id"/> found by the position its id starts with (a prompt item's id is
         /// <c>{index}-{hash}</c>, and such an item is kept there rather than in the hash table); -1 when not there.
         /// </summary>
-        [MethodImpl(OptimizeNow)]
         private int FindAt(long? position, uint check, ReadOnlySpan<byte> id)
         {
             var slot = position is long at ? _byIndex.Get(at) : -1;
@@ -554,7 +544,6 @@ namespace Abstrakt.Engine
         }
 
         /// <summary>The item named <paramref name="id"/> in the hash table, or -1.</summary>
-        [MethodImpl(OptimizeNow)]
         private int Find(ulong hash, ReadOnlySpan<byte> id)
         {
             var check = (uint)(hash >> 32);
@@ -572,7 +561,6 @@ namespace Abstrakt.Engine
         }
 
         /// <summary>The number an id starts with, before a '-' (a prompt item's position); null when it has none.</summary>
-        [MethodImpl(OptimizeNow)]
         private static long? PositionOf(ReadOnlySpan<byte> id)
         {
             var negative = id.Length > 0 && id[0] == '-';
@@ -593,7 +581,6 @@ namespace Abstrakt.Engine
         }
 
         /// <summary>Whether item <paramref name="slot"/> is named <paramref name="id"/>: from the ids seen lately, else from the file.</summary>
-        [MethodImpl(OptimizeNow)]
         private bool SameId(int slot, ReadOnlySpan<byte> id)
         {
             if (_recent!.TryCompare(slot, id, out var same))
@@ -609,7 +596,6 @@ namespace Abstrakt.Engine
         }
 
         /// <summary>A new item. One accepted at the position its id starts with is kept there; any other goes in the hash table.</summary>
-        [MethodImpl(OptimizeNow)]
         private int Add(ulong hash, ReadOnlySpan<byte> id, long index, bool atItsPosition)
         {
             var slot = _count;
@@ -739,7 +725,6 @@ namespace Abstrakt.Engine
         }
 
         /// <summary>FNV-1a over the id's bytes, then a 64-bit finalizer so both halves are well mixed.</summary>
-        [MethodImpl(OptimizeNow)]
         internal static ulong Fnv1a64(ReadOnlySpan<byte> bytes)
         {
             var hash = 14695981039346656037UL;
