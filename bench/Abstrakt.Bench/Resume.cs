@@ -6,13 +6,16 @@ namespace Abstrakt.Bench;
 
 /// <summary>
 /// Issue 18, step 7: the file store at scale, in real pwsh, each run a child pwsh as a user starts it
-/// (<c>Start-AbstraktBatch -InputFile ... -JournalPath ... | Out-Null</c>) against a sandbox in another child, latency 0.
+/// (<c>Start-AbstraktBatch -InputFile ... -JournalPath ... | Out-Null</c>) against a sandbox of its own in another child,
+/// latency 0.
 /// <list type="number">
 /// <item>Fresh: n prompts streamed from a file, journaled, to the end. Its peak working set is the yardstick.</item>
-/// <item>Resume, all journaled: the same file with new prompts after them, -Resume. Every one of the n results is read
-/// back and reaches the pipeline before the first new prompt is sent: the most a resume replays.</item>
-/// <item>Resume, stopped half-way: a second fresh run stopped by <c>Select-Object -First (n/2)</c> (the engine cancels
-/// what is in flight, as Ctrl+C does), then resumed with the same file: it replays the first half and runs the rest.</item>
+/// <item>Resume, all journaled (three times, each from a copy of that journal): the same file with new prompts after
+/// them, -Resume. Every one of the n results is read back and reaches the pipeline before the first new prompt is sent:
+/// the most a resume replays.</item>
+/// <item>Resume, stopped half-way: another fresh run stopped by <c>Select-Object -First (n/2)</c> (the engine cancels
+/// what is in flight, as Ctrl+C does), then resumed with the same file: it replays the first half and runs the rest
+/// (once to the end for its peak, twice more to its first request).</item>
 /// </list>
 /// Peak working set is the child's own (Process.PeakWorkingSet64, printed by the child as it ends). The time to the first
 /// new request runs from the resuming child's start (pwsh, module import and connect included) to the sandbox's first
@@ -29,8 +32,7 @@ internal static class ResumeBench
     public static IReadOnlyList<Row> Run(string repoRoot, int n, int extra, string? moduleRoot = null)
     {
         moduleRoot ??= repoRoot;
-        // Credits for every item of every run (the sandbox's key holds 1,000,000 by default).
-        using var sandbox = ChildSandbox.Start($"credits={10L * (n + extra)}");
+        const int repeats = 3;
         var dir = Path.Combine(Path.GetTempPath(), $"abstrakt-bench-resume-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
         try
@@ -39,48 +41,75 @@ internal static class ResumeBench
             var more = Path.Combine(dir, "prompts-and-more.txt");
             File.WriteAllLines(prompts, Enumerable.Range(1, n).Select(Prompt));
             File.WriteAllLines(more, Enumerable.Range(1, n + extra).Select(Prompt));
+            ChildRun Child(string input, string journal, bool resume, int? stopAfter = null, bool untilFirstCreate = false) =>
+                RunChild(moduleRoot, repoRoot, n + extra, input, journal, resume, stopAfter, untilFirstCreate);
 
             var full = Path.Combine(dir, "full.jsonl");
-            var fresh = RunChild(moduleRoot, repoRoot, sandbox, prompts, full, resume: false);
+            var fresh = Child(prompts, full, resume: false);
             Expect(fresh.Created == n, $"the fresh run created {fresh.Created} jobs, not {n}");
             var journalBytes = new FileInfo(full).Length;
             Report("fresh", fresh);
 
-            var all = RunChild(moduleRoot, repoRoot, sandbox, more, full, resume: true);
-            Expect(all.Created == extra, $"the resume created {all.Created} jobs, not {extra}");
-            Report("resume, all journaled", all);
+            // Each resume from the same journal (a copy of it: a resume appends), in a fresh pwsh and against a fresh sandbox.
+            File.Move(full, full + ".done");
+            var all = new List<ChildRun>();
+            for (var i = 0; i < repeats; i++)
+            {
+                File.Copy(full + ".done", full, overwrite: true);
+                var run = Child(more, full, resume: true);
+                Expect(run.Created == extra, $"the resume created {run.Created} jobs, not {extra}");
+                Report($"resume, all journaled ({i + 1})", run);
+                all.Add(run);
+            }
 
             var half = Path.Combine(dir, "half.jsonl");
-            var stopped = RunChild(moduleRoot, repoRoot, sandbox, prompts, half, resume: false, stopAfter: n / 2, watch: false);
+            var stopped = Child(prompts, half, resume: false, stopAfter: n / 2);
             var done = Completed(half);
             Report($"stopped after {n / 2} ({done} completed in its journal)", stopped);
-            var rest = RunChild(moduleRoot, repoRoot, sandbox, prompts, half, resume: true);
+            File.Copy(half, half + ".stopped");
+            var rest = new List<ChildRun> { Child(prompts, half, resume: true) };
             Expect(Completed(half) == n, $"after the resume {Completed(half)} of {n} are completed in the journal");
-            Report("resume, the rest", rest);
+            Report("resume, the rest (1)", rest[0]);
+            for (var i = 1; i < repeats; i++)
+            {
+                // Timed to the first new request only: the run is ended there.
+                File.Copy(half + ".stopped", half, overwrite: true);
+                rest.Add(Child(prompts, half, resume: true, untilFirstCreate: true));
+                Report($"resume, the rest ({i + 1}, to the first request)", rest[i]);
+            }
 
-            string Ratio(ChildRun r) => ((double)r.Peak / fresh.Peak).ToString("0.00", CultureInfo.InvariantCulture);
-            bool Met(ChildRun r) => (double)r.Peak / fresh.Peak <= 1.3 && r.ToFirstCreate <= TimeSpan.FromSeconds(15);
-            var setup = $"{n:N0} prompts streamed from a file (-InputFile), journaled (-JournalPath, {journalBytes / 1048576.0:0} MB when all are done), latency 0, ThrottleLimit 64, each run a child pwsh; the fresh run peaked at **{Mb(fresh.Peak)} MB** ({fresh.Total.TotalSeconds:0} s)";
+            string Ratio(long peak) => ((double)peak / fresh.Peak).ToString("0.00", CultureInfo.InvariantCulture);
+            string Times(List<ChildRun> runs) => FormattableString.Invariant(
+                $"**{Median(runs.Select(r => r.ToFirstCreate.TotalSeconds)):0.0} s** (median of {runs.Count}, {runs.Min(r => r.ToFirstCreate.TotalSeconds):0.0}-{runs.Max(r => r.ToFirstCreate.TotalSeconds):0.0} s)");
+            bool Met(long peak, List<ChildRun> runs) => (double)peak / fresh.Peak <= 1.3 && Median(runs.Select(r => r.ToFirstCreate.TotalSeconds)) <= 15;
+            var allPeak = all.Max(r => r.Peak);
+            var setup = $"{n:N0} prompts streamed from a file (-InputFile), journaled (-JournalPath, {journalBytes / 1048576.0:0} MB when all are done), latency 0, ThrottleLimit 64, each run a child pwsh against a sandbox of its own; the fresh run peaked at **{Mb(fresh.Peak)} MB** ({fresh.Total.TotalSeconds:0} s)";
             return new[]
             {
                 new Row(
                     "9a. Resume, all journaled",
-                    setup + $"; resumed with the same file and {extra:N0} new prompts after it: all {n:N0} results replayed first",
-                    $"peak **{Mb(all.Peak)} MB** = **{Ratio(all)}×** the fresh run's; first new request **{all.ToFirstCreate.TotalSeconds:0.0} s** after the resuming pwsh started ({all.ToBatchStart.TotalSeconds:0.0} s of it pwsh, module and connect); {all.Total.TotalSeconds:0.0} s in all",
+                    setup + $"; resumed with the same file and {extra:N0} new prompts after it, so all {n:N0} results are read back and written to the pipeline first",
+                    $"peak **{Mb(allPeak)} MB** (highest of {all.Count}) = **{Ratio(allPeak)}×** the fresh run's; first new request {Times(all)} after the resuming pwsh started, {all.Average(r => r.ToBatchStart.TotalSeconds):0.0} s of it pwsh, module and connect",
                     "≤ 1.3×, ≤ 15 s",
-                    Met(all) ? "met" : "missed"),
+                    Met(allPeak, all) ? "met" : "missed"),
                 new Row(
                     "9b. Resume, stopped half-way",
                     setup + $"; another run stopped by Select-Object -First {n / 2:N0} ({done:N0} completed in its journal, what was in flight cancelled), resumed with the same file",
-                    $"peak **{Mb(rest.Peak)} MB** = **{Ratio(rest)}×** the fresh run's; first new request **{rest.ToFirstCreate.TotalSeconds:0.0} s** after the resuming pwsh started; {rest.Created:N0} created, {rest.Total.TotalSeconds:0} s in all",
+                    $"peak **{Mb(rest[0].Peak)} MB** = **{Ratio(rest[0].Peak)}×** the fresh run's, running the other {rest[0].Created:N0} ({rest[0].Total.TotalSeconds:0} s in all); first new request {Times(rest)}",
                     "≤ 1.3×, ≤ 15 s",
-                    Met(rest) ? "met" : "missed"),
+                    Met(rest[0].Peak, rest) ? "met" : "missed"),
             };
         }
         finally
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     private static void Expect(bool condition, string otherwise)
@@ -106,9 +135,14 @@ internal static class ResumeBench
 
     private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
-    /// <summary>One batch in a fresh pwsh, as a user runs it; the sandbox's create counter says when its first create arrived.</summary>
-    private static ChildRun RunChild(string moduleRoot, string repoRoot, ChildSandbox sandbox, string input, string journal, bool resume, int? stopAfter = null, bool watch = true)
+    /// <summary>
+    /// One batch in a fresh pwsh, as a user runs it, against a sandbox of its own: its create counter says when the first
+    /// create arrived, and its stats stay small (they list every prompt charged, so a sandbox that ran a million items
+    /// takes long to answer them and the polling would weigh on the run it times).
+    /// </summary>
+    private static ChildRun RunChild(string moduleRoot, string repoRoot, int credits, string input, string journal, bool resume, int? stopAfter, bool untilFirstCreate)
     {
+        using var sandbox = ChildSandbox.Start($"credits={10L * credits}");
         var script = string.Join("; ",
             "$ErrorActionPreference = 'Stop'",
             $"Import-Module {Quote(Path.Combine(moduleRoot, "Abstrakt.psd1"))}",
@@ -128,10 +162,17 @@ internal static class ResumeBench
         using var child = Process.Start(start)!;
         var output = child.StandardOutput.ReadToEndAsync();
         TimeSpan? firstCreate = null;
-        while (watch && !child.HasExited && firstCreate is null)
+        while (stopAfter is null && !child.HasExited && firstCreate is null)
         {
             if (sandbox.Stats().GetProperty("jobs_created").GetInt64() > created0) firstCreate = clock.Elapsed;
             else Thread.Sleep(20);
+        }
+
+        if (untilFirstCreate)
+        {
+            child.Kill(entireProcessTree: true);
+            child.WaitForExit();
+            return new ChildRun(0, firstCreate ?? clock.Elapsed, TimeSpan.Zero, clock.Elapsed, 1, $"{load} → {LoadAverage()}");
         }
 
         child.WaitForExit();
