@@ -259,6 +259,8 @@ public sealed class JournalIndexTests : IDisposable
             new[] { Batch, Accepted("a", 1), "{\"type\":\"completed\",\"id\":\"a\" x}", "", Accepted("b", 2) }, // ends in } and a record follows: corrupt
             new[] { Batch, Accepted("a", 1), "{\"type\":\"completed\",\"id\":\"a\",\"credits\":\"x\"}" },       // wrong shape: corrupt, with why
             new[] { "this is not a journal", "{\"type\":" },                                                   // no batch record
+            new[] { "{\"type\":\"batch\",\"batch_id\":\"\",\"model\":\"flux-schnell\"}", Accepted("a", 1) },           // an empty batch id is still one
+            new[] { "{\"type\":\"batch\",\"batch_id\":\"\",\"model\":\"flux-schnell\"}", Batch },
             new[] { Batch, Accepted("a", 1), Batch },
             new[] { Batch, "{\"type\":\"accepted\",\"index\":1}" },
             new[] { Batch, "{\"type\":\"mystery\",\"id\":\"x\"}" },

@@ -88,7 +88,7 @@ namespace Abstrakt.Engine
         /// <summary>What the journal held when opened, by item id.</summary>
         /// <value>
         /// A view of the journal file, not a copy in memory: each lookup reads the item's records back from the file,
-        /// and enumerating reads every item's. A resume holds only a compact index of the items (about 24 bytes each).
+        /// and enumerating reads every item's. A resume holds only a compact index of the items (about 20 bytes each).
         /// </value>
         public IReadOnlyDictionary<string, JournalEntry> Entries { get; }
 

@@ -48,6 +48,7 @@ namespace Abstrakt.Engine
         private Dictionary<int, int>? _bigResubmissions;
         private bool _byIndexStale;
         private RecentIds? _recent = new RecentIds();
+        private string? _batchId;
 
         private JournalIndex(string path, IdHasher? hash)
         {
@@ -85,7 +86,7 @@ namespace Abstrakt.Engine
         public int Count => _count;
 
         /// <summary>The batch's id, from the batch record.</summary>
-        public string BatchId { get; private set; } = string.Empty;
+        public string BatchId => _batchId ?? string.Empty;
 
         /// <summary>The model of the batch record.</summary>
         public string? Model { get; private set; }
@@ -359,7 +360,7 @@ namespace Abstrakt.Engine
                 scanFrom = start;
             }
 
-            if (BatchId.Length == 0)
+            if (_batchId is null)
             {
                 throw new JournalException($"'{_path}' is not an Abstrakt batch journal (no batch record).", "JournalCorrupt");
             }
@@ -433,7 +434,7 @@ namespace Abstrakt.Engine
             using (doc)
             {
                 var scratch = new JournalEntry();
-                string? batchId = BatchId.Length == 0 ? null : BatchId, model = Model;
+                string? batchId = _batchId, model = Model;
                 string? id;
                 try
                 {
@@ -447,7 +448,7 @@ namespace Abstrakt.Engine
 
                 if (id is null)
                 {
-                    BatchId = batchId!;
+                    _batchId = batchId;
                     Model = model;
                     return;
                 }
