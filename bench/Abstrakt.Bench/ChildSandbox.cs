@@ -55,6 +55,7 @@ internal sealed class ChildSandbox : IDisposable
                 case "transient": options.Faults.TransientErrorRate = double.Parse(value); break;
                 case "sync-timeout-ms": options.SyncTimeout = TimeSpan.FromMilliseconds(double.Parse(value)); break;
                 case "seed": options.Seed = int.Parse(value); break;
+                case "credits": options.Credits = long.Parse(value); break;
                 default: throw new ArgumentException("unknown sandbox setting " + parts[0]);
             }
         }

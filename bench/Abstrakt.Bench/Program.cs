@@ -7,6 +7,7 @@ using BenchmarkDotNet.Running;
 // dotnet run --project bench/Abstrakt.Bench -c Release -- -micro  BenchmarkDotNet micro-benchmarks
 // dotnet run --project bench/Abstrakt.Bench -c Release -- -engine scenarios 1, 2a and 2b only
 // dotnet run --project bench/Abstrakt.Bench -c Release -- distributed  the shared store (docs/distributed.md)
+// dotnet run --project bench/Abstrakt.Bench -c Release -- resume       the file store's resume at 1,000,000 items (rows 9a, 9b)
 switch (args.FirstOrDefault())
 {
     case "serve":
@@ -41,6 +42,14 @@ switch (args.FirstOrDefault())
         // Only the image row: dotnet run --project bench/Abstrakt.Bench -c Release -- images [count] [megabytes]
         var only = Scenarios.Images(args.Length > 1 ? int.Parse(args[1]) : 1000, args.Length > 2 ? int.Parse(args[2]) : 2);
         Console.WriteLine($"| {only.Scenario} | {only.Setup} | {only.Measured} | {only.Target} | {only.Verdict} |");
+        return 0;
+    case "resume":
+        // Only the resume row (issue 18): dotnet run --project bench/Abstrakt.Bench -c Release -- resume [items] [new items] [staged module folder]
+        foreach (var row in ResumeBench.Run(FindRepoRoot(), args.Length > 1 ? int.Parse(args[1]) : 1_000_000, args.Length > 2 ? int.Parse(args[2]) : 1000, args.Length > 3 ? args[3] : null))
+        {
+            Console.WriteLine($"| {row.Scenario} | {row.Setup} | {row.Measured} | {row.Target} | {row.Verdict} |");
+        }
+
         return 0;
     case "-create":
         // Scenario 8 alone: prints its rows.
@@ -82,6 +91,11 @@ await Add(Scenarios.RetryStormAsync);
 await Add(() => Task.FromResult(Scenarios.Stop(root)));
 await Add(() => Task.FromResult(Scenarios.Images(1000, 2)));
 foreach (var wait in new[] { CreateWait.Always, CreateWait.Never, CreateWait.WhenRequestsScarce }) await Add(() => Scenarios.CreateCostAsync(wait));
+foreach (var row in ResumeBench.Run(root, 1_000_000, 1000))
+{
+    rows.Add(row);
+    Console.WriteLine($"{row.Scenario}: {row.Measured.Replace("**", "", StringComparison.Ordinal)} [{row.Verdict}]");
+}
 
 var lines = new List<string>
 {

@@ -116,8 +116,9 @@ namespace Abstrakt.PowerShell
                 return Read(item);
             }
 
-            // A bare http(s) URL is an image for an image model, not a prompt.
-            var text = LanguagePrimitives.ConvertTo<string>(item);
+            // A bare http(s) URL is an image for an image model, not a prompt. A string is its own text: converting it
+            // costs a type lookup per item, a second's worth on a million-line input.
+            var text = item.BaseObject as string ?? LanguagePrimitives.ConvertTo<string>(item);
             return Abstrakt.Api.ImageInput.IsUrl(text) ? new ItemFields { Image = text } : new ItemFields { Prompt = text };
         }
 

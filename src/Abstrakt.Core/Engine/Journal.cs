@@ -61,11 +61,14 @@ namespace Abstrakt.Engine
         private readonly StreamWriter _writer;
         private readonly JournalLock _owner;
 
-        private Journal(string path, string batchId, IReadOnlyDictionary<string, JournalEntry> entries, StreamWriter writer, JournalLock owner)
+        private readonly JournalIndex? _index;
+
+        private Journal(string path, string batchId, JournalIndex? index, StreamWriter writer, JournalLock owner)
         {
             Path = path;
             BatchId = batchId;
-            Entries = entries;
+            _index = index;
+            Entries = new EntryView(index);
             _writer = writer;
             _owner = owner;
         }
@@ -83,7 +86,17 @@ namespace Abstrakt.Engine
         public bool IsNew { get; private init; }
 
         /// <summary>What the journal held when opened, by item id.</summary>
+        /// <value>
+        /// A view of the journal file, not a copy in memory: each lookup reads the item's records back from the file,
+        /// and enumerating reads every item's. A resume holds only a compact index of the items (about 20 bytes each).
+        /// </value>
         public IReadOnlyDictionary<string, JournalEntry> Entries { get; }
+
+        /// <summary>The item last accepted at <paramref name="index"/> when the journal was opened; null when none.</summary>
+        internal JournalEntry? ByIndex(long index) => _index?.ByIndex(index);
+
+        /// <summary>The item with id <paramref name="id"/> when the journal was opened; null when none.</summary>
+        internal JournalEntry? ById(string id) => _index?.ById(id);
 
         /// <summary>Opens a journal: a new one, or with <paramref name="resume"/> an existing one to continue.</summary>
         /// <param name="path">The file.</param>
@@ -123,23 +136,35 @@ namespace Abstrakt.Engine
 
             string batchId;
             string? recordedModel = null;
-            var entries = new Dictionary<string, JournalEntry>(StringComparer.Ordinal);
-            if (exists)
+            JournalIndex? index = null;
+            StreamWriter writer;
+            try
             {
-                (batchId, recordedModel) = Read(full, entries);
-                if (!string.Equals(recordedModel, defaultModel, StringComparison.OrdinalIgnoreCase))
+                if (exists)
                 {
-                    throw new JournalException($"The journal was made for model '{recordedModel}', not '{defaultModel}'. Resume with -Model {recordedModel}.", "JournalDiffers");
+                    // Streamed: what a resume holds per item is a few offsets, not the item (JournalIndex).
+                    index = JournalIndex.Read(full);
+                    (batchId, recordedModel) = (index.BatchId, index.Model);
+                    if (!string.Equals(recordedModel, defaultModel, StringComparison.OrdinalIgnoreCase))
+                    {
+                        throw new JournalException($"The journal was made for model '{recordedModel}', not '{defaultModel}'. Resume with -Model {recordedModel}.", "JournalDiffers");
+                    }
                 }
+                else
+                {
+                    batchId = Guid.NewGuid().ToString("N");
+                }
+
+                var stream = new FileStream(full, FileMode.Append, FileAccess.Write, FileShare.Read);
+                writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = false, NewLine = "\n" };
             }
-            else
+            catch
             {
-                batchId = Guid.NewGuid().ToString("N");
+                index?.Dispose();
+                throw;
             }
 
-            var stream = new FileStream(full, FileMode.Append, FileAccess.Write, FileShare.Read);
-            var writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = false, NewLine = "\n" };
-            var journal = new Journal(full, batchId, entries, writer, owner) { DefaultModel = recordedModel ?? defaultModel, IsNew = !exists };
+            var journal = new Journal(full, batchId, index, writer, owner) { DefaultModel = recordedModel ?? defaultModel, IsNew = !exists };
             if (!exists)
             {
                 journal.Append(new Dictionary<string, object?> { ["type"] = "batch", ["version"] = 1, ["batch_id"] = batchId, ["model"] = defaultModel, ["created_at"] = DateTimeOffset.UtcNow.ToString("o") });
@@ -207,6 +232,7 @@ namespace Abstrakt.Engine
                     // A record that could not be flushed (a full disk) was reported when it was written.
                 }
 
+                _index?.Dispose();
                 _owner.Dispose();
             }
         }
@@ -231,59 +257,11 @@ namespace Abstrakt.Engine
             return doc.RootElement.Clone();
         }
 
-        private static (string BatchId, string? Model) Read(string path, Dictionary<string, JournalEntry> entries)
-        {
-            string? batchId = null, model = null;
-            var lineNumber = 0;
-            var lines = File.ReadAllLines(path);
-            foreach (var line in lines)
-            {
-                lineNumber++;
-                if (string.IsNullOrWhiteSpace(line))
-                {
-                    continue;
-                }
-
-                JsonDocument doc;
-                try
-                {
-                    doc = JsonDocument.Parse(line);
-                }
-                catch (JsonException)
-                {
-                    // A torn line is what a crash leaves; tolerate it, but nothing else.
-                    if (lineNumber == lines.Length || lines.Skip(lineNumber).All(string.IsNullOrWhiteSpace) || IsTornBeforeBlank(lines, lineNumber))
-                    {
-                        continue;
-                    }
-
-                    throw new JournalException($"The journal '{path}' is corrupt at line {lineNumber}.", "JournalCorrupt");
-                }
-
-                using (doc)
-                {
-                    try
-                    {
-                        Apply(doc.RootElement, entries, ref batchId, ref model);
-                    }
-                    catch (Exception ex) when (ex is InvalidOperationException or FormatException)
-                    {
-                        // Valid JSON of the wrong shape is not a torn line: it is corrupt, and we say where.
-                        throw new JournalException($"The journal '{path}' is corrupt at line {lineNumber}: {ex.Message}", "JournalCorrupt");
-                    }
-                }
-            }
-
-            if (batchId is null)
-            {
-                throw new JournalException($"'{path}' is not an Abstrakt batch journal (no batch record).", "JournalCorrupt");
-            }
-
-            return (batchId, model);
-        }
-
-        /// <summary>Applies one record; throws FormatException or InvalidOperationException when it has the wrong shape.</summary>
-        private static void Apply(JsonElement r, Dictionary<string, JournalEntry> entries, ref string? batchId, ref string? model)
+        /// <summary>
+        /// Applies one record to the entry <paramref name="entryFor"/> gives for its id; throws FormatException or
+        /// InvalidOperationException when it has the wrong shape. Returns the record's id, or null for the batch record.
+        /// </summary>
+        internal static string? ApplyRecord(JsonElement r, Func<string, JournalEntry> entryFor, ref string? batchId, ref string? model)
         {
             if (r.ValueKind != JsonValueKind.Object)
             {
@@ -300,64 +278,145 @@ namespace Abstrakt.Engine
 
                 batchId = Str(r, "batch_id") ?? throw new FormatException("the batch record has no batch_id.");
                 model = Str(r, "model");
-                return;
+                return null;
             }
 
             var id = Str(r, "id") ?? throw new FormatException($"a '{type}' record has no id.");
-            if (!entries.TryGetValue(id, out var entry))
-            {
-                entry = new JournalEntry { Id = id };
-                entries[id] = entry;
-            }
+            Apply(new ElementFields(r), type, entryFor(id));
+            return id;
+        }
 
+        /// <summary>Applies the fields of a record of type <paramref name="type"/> to its item's entry; throws as <see cref="IRecordFields"/> does.</summary>
+        internal static void Apply<T>(T r, string? type, JournalEntry entry)
+            where T : IRecordFields
+        {
             switch (type)
             {
                 case "accepted":
-                    entry.Index = r.TryGetProperty("index", out var index) ? index.GetInt64() : 0;
-                    entry.Prompt = Str(r, "prompt") ?? string.Empty;
-                    entry.Model = Str(r, "model");
-                    entry.InputJson = r.TryGetProperty("input", out var input) ? input.GetRawText() : "{}";
+                    entry.Index = r.Int64("index");
+                    entry.Prompt = r.Text("prompt") ?? string.Empty;
+                    entry.Model = r.Text("model");
+                    entry.InputJson = r.Raw("input") ?? "{}";
                     break;
                 case "sent":
                     entry.State = "sent";
-                    entry.Resubmissions = r.TryGetProperty("resubmissions", out var sent) ? sent.GetInt32() : 0;
+                    entry.Resubmissions = r.Int32("resubmissions");
                     break;
                 case "unsent":
                     entry.State = "accepted";
                     break;
                 case "created":
                     entry.State = "created";
-                    entry.JobId = Str(r, "job_id");
-                    entry.Resubmissions = r.TryGetProperty("resubmissions", out var n) ? n.GetInt32() : 0;
+                    entry.JobId = r.Text("job_id");
+                    entry.Resubmissions = r.Int32("resubmissions");
                     break;
                 case "completed":
                     entry.State = "completed";
-                    entry.JobId = Str(r, "job_id");
-                    entry.Urls = Strings(r, "urls");
-                    entry.Files = Strings(r, "files");
-                    entry.Credits = r.TryGetProperty("credits", out var c) ? c.GetInt32() : 0;
+                    entry.JobId = r.Text("job_id");
+                    entry.Urls = r.Texts("urls");
+                    entry.Files = r.Texts("files");
+                    entry.Credits = r.Int32("credits");
                     break;
                 case "failed":
                     entry.State = "failed";
-                    entry.ErrorCode = Str(r, "code");
-                    entry.ErrorMessage = Str(r, "message");
+                    entry.ErrorCode = r.Text("code");
+                    entry.ErrorMessage = r.Text("message");
                     break;
                 case "cancelled":
                     entry.State = "cancelled";
+                    // The job cancelled is the one created: an entry read back from this record alone still names it.
+                    // Read leniently, as it never used to be read at all (so it never made a journal corrupt).
+                    entry.JobId = r.TextOrNull("job_id") ?? entry.JobId;
                     break;
                 default:
                     throw new FormatException($"an unknown record type '{type}'.");
             }
         }
 
-        // Our own writer starts a new line after reopening, so a torn line is followed by a record on the next line.
-        private static bool IsTornBeforeBlank(string[] lines, int lineNumber) =>
-            lineNumber < lines.Length && lines[lineNumber - 1].Length > 0 && !lines[lineNumber - 1].TrimEnd().EndsWith("}", StringComparison.Ordinal);
-
         private static string? Str(JsonElement r, string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
-        private static IReadOnlyList<string> Strings(JsonElement r, string name) =>
-            r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(x => x.GetString() ?? string.Empty).ToList() : (IReadOnlyList<string>)Array.Empty<string>();
+        /// <summary>A record's fields as a parsed document has them (the last of a repeated field).</summary>
+        private readonly struct ElementFields : IRecordFields
+        {
+            private readonly JsonElement _r;
+
+            public ElementFields(JsonElement r) => _r = r;
+
+            public string? Text(string name) => Str(_r, name);
+
+            public string? TextOrNull(string name)
+            {
+                try
+                {
+                    return Str(_r, name);
+                }
+                catch (InvalidOperationException)
+                {
+                    return null;
+                }
+            }
+
+            public long Int64(string name) => _r.TryGetProperty(name, out var v) ? v.GetInt64() : 0;
+
+            public int Int32(string name) => _r.TryGetProperty(name, out var v) ? v.GetInt32() : 0;
+
+            public IReadOnlyList<string> Texts(string name) =>
+                _r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(x => x.GetString() ?? string.Empty).ToList() : (IReadOnlyList<string>)Array.Empty<string>();
+
+            public string? Raw(string name) => _r.TryGetProperty(name, out var v) ? v.GetRawText() : null;
+        }
+    }
+
+    /// <summary>
+    /// How a journal record's fields are read: a string field that is absent or not a string is null, a number field
+    /// that is absent is 0 and one of another kind or size throws (InvalidOperationException, FormatException), a list
+    /// of strings that is absent or not an array is empty and one with another item than a string or null throws.
+    /// </summary>
+    internal interface IRecordFields
+    {
+        string? Text(string name);
+
+        /// <summary>As <see cref="Text"/>, but null instead of throwing.</summary>
+        string? TextOrNull(string name);
+
+        long Int64(string name);
+
+        int Int32(string name);
+
+        IReadOnlyList<string> Texts(string name);
+
+        /// <summary>The field's JSON text; null when absent.</summary>
+        string? Raw(string name);
+    }
+
+    /// <summary>The entries of a journal as a read-only dictionary by id, read back from the file on demand.</summary>
+    internal sealed class EntryView : IReadOnlyDictionary<string, JournalEntry>
+    {
+        private readonly JournalIndex? _index;
+
+        public EntryView(JournalIndex? index) => _index = index;
+
+        public int Count => _index?.Count ?? 0;
+
+        public IEnumerable<string> Keys => All().Select(e => e.Id);
+
+        public IEnumerable<JournalEntry> Values => All();
+
+        public JournalEntry this[string key] => _index?.ById(key) ?? throw new KeyNotFoundException($"No item '{key}' in the journal.");
+
+        public bool ContainsKey(string key) => _index?.ById(key) is not null;
+
+        public bool TryGetValue(string key, out JournalEntry value)
+        {
+            value = _index?.ById(key)!;
+            return value is not null;
+        }
+
+        public IEnumerator<KeyValuePair<string, JournalEntry>> GetEnumerator() => All().Select(e => new KeyValuePair<string, JournalEntry>(e.Id, e)).GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        private IEnumerable<JournalEntry> All() => _index?.All() ?? Enumerable.Empty<JournalEntry>();
     }
 
     /// <summary>A journal that cannot be used: exists without resume, corrupt, or for another batch.</summary>

@@ -154,6 +154,11 @@ namespace Abstrakt.Engine
 
         private static bool SameJson(string a, string b)
         {
+            if (string.Equals(a, b, StringComparison.Ordinal))
+            {
+                return true; // the common case on a resume, without parsing either
+            }
+
             using var x = JsonDocument.Parse(a);
             using var y = JsonDocument.Parse(b);
             return JsonValues.ToUtf8(JsonValues.ToPlain(x.RootElement)).SequenceEqual(JsonValues.ToUtf8(JsonValues.ToPlain(y.RootElement)));

@@ -27,7 +27,8 @@ namespace Abstrakt.Engine
             Model = model;
             Input = input ?? new Dictionary<string, object?>();
             Source = source;
-            InputJson = Encoding.UTF8.GetString(JsonValues.ToUtf8(Input.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value)));
+            // Most items have no per-item input: its JSON is known without writing it.
+            InputJson = Input.Count == 0 ? "{}" : Encoding.UTF8.GetString(JsonValues.ToUtf8(Input.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value)));
             IdGiven = !string.IsNullOrWhiteSpace(id);
             var content = (model ?? string.Empty) + "\n" + Prompt + "\n" + InputJson;
 
@@ -71,10 +72,22 @@ namespace Abstrakt.Engine
         /// <summary>Lowercase hex of the first <paramref name="bytes"/> bytes of the SHA-256 of <paramref name="content"/>.</summary>
         internal static string Hash(string content, int bytes)
         {
-            using var sha = SHA256.Create();
-            var hash = sha.ComputeHash(Encoding.UTF8.GetBytes(content));
-            return string.Concat(hash.Take(bytes).Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
+            // One SHA-256 per thread: creating one costs more than hashing a prompt, and every item is hashed.
+            var hash = (_sha ??= SHA256.Create()).ComputeHash(Encoding.UTF8.GetBytes(content));
+            var hex = new char[bytes * 2];
+            for (var i = 0; i < bytes; i++)
+            {
+                hex[2 * i] = HexDigits[hash[i] >> 4];
+                hex[(2 * i) + 1] = HexDigits[hash[i] & 0xF];
+            }
+
+            return new string(hex);
         }
+
+        private const string HexDigits = "0123456789abcdef";
+
+        [ThreadStatic]
+        private static SHA256? _sha;
     }
 
     /// <summary>What the engine reports.</summary>

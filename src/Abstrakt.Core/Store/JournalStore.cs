@@ -1,5 +1,3 @@
-using System.Collections.Generic;
-using System.Linq;
 using System.Threading;
 using System.Threading.Channels;
 using System.Threading.Tasks;
@@ -15,12 +13,10 @@ namespace Abstrakt.Store
     {
         private static readonly Task<bool> Done = Task.FromResult(true);
         private readonly Journal? _journal;
-        private readonly Dictionary<long, JournalEntry> _byIndex;
 
         private JournalStore(Journal? journal, bool resume)
         {
             _journal = journal;
-            _byIndex = journal?.Entries.Values.GroupBy(e => e.Index).ToDictionary(g => g.Key, g => g.Last()) ?? new Dictionary<long, JournalEntry>();
             BatchId = journal?.BatchId ?? System.Guid.NewGuid().ToString("N");
             ResumedNothing = resume && journal?.IsNew == true;
         }
@@ -54,7 +50,10 @@ namespace Abstrakt.Store
 
         public Api.ISharedRateBudget? RateBudget(Api.AbstraktClient client) => null;
 
-        /// <summary>What the journal knows of an item: by index, or for an image item by its id (its content), wherever the file now sits.</summary>
+        /// <summary>
+        /// What the journal knows of an item: by index (the item last accepted there), or for an image item by its id
+        /// (its content), wherever the file now sits. Read back from the journal file as the item comes up.
+        /// </summary>
         private JournalEntry? Lookup(WorkItem item)
         {
             if (_journal is null)
@@ -63,7 +62,7 @@ namespace Abstrakt.Store
             }
 
             var byContent = item.Image is not null && !item.IdGiven;
-            return (byContent ? _journal.Entries.TryGetValue(item.Id, out var entry) : _byIndex.TryGetValue(item.Index, out entry)) ? entry : null;
+            return byContent ? _journal.ById(item.Id) : _journal.ByIndex(item.Index);
         }
 
         public Task<bool> AcceptedAsync(WorkItem item) => Write(j => j.Accepted(item));
