@@ -1,9 +1,10 @@
 using System;
-using Abstrakt.Api;
 using System.Collections;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
+using Abstrakt.Api;
 
 namespace Abstrakt.PowerShell
 {
@@ -56,7 +57,12 @@ namespace Abstrakt.PowerShell
                 Model = Text(row, Columns[1]),
                 Id = Text(row, Columns[2]),
             };
-            if (Text(row, Columns[3]) is string size)
+            // A named size is text; a custom one ({"width":512,"height":256}) is an object and goes as one.
+            if (SizeObject(row) is { } custom)
+            {
+                item.Input["image_size"] = custom;
+            }
+            else if (Text(row, Columns[3]) is string size)
             {
                 item.Input["image_size"] = size;
             }
@@ -248,6 +254,32 @@ namespace Abstrakt.PowerShell
             return IsRow(row) ? row.Properties.Where(p => p.MemberType is PSMemberTypes.NoteProperty or PSMemberTypes.Property).Select(p => p.Name) : Enumerable.Empty<string>();
         }
 
+        /// <summary>An ImageSize given as an object (a hashtable, a JSON object, a PSCustomObject), as plain name/value pairs.</summary>
+        private static Dictionary<string, object?>? SizeObject(PSObject row)
+        {
+            foreach (var name in Columns[3])
+            {
+                var value = Value(row, name);
+                switch (value is PSObject wrapped ? wrapped.BaseObject : value)
+                {
+                    case IDictionary dictionary:
+                        var pairs = new Dictionary<string, object?>(StringComparer.Ordinal);
+                        foreach (DictionaryEntry entry in dictionary)
+                        {
+                            pairs[Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? string.Empty] = Unwrap(entry.Value);
+                        }
+
+                        return pairs;
+                    case PSCustomObject:
+                        return PSObject.AsPSObject(value!).Properties.ToDictionary(p => p.Name, p => Unwrap(p.Value), StringComparer.Ordinal);
+                }
+            }
+
+            return null;
+        }
+
+        private static object? Unwrap(object? value) => value is PSObject wrapped ? wrapped.BaseObject : value;
+
         private static string? Text(PSObject row, string[] names)
         {
             foreach (var name in names)
@@ -270,15 +302,17 @@ namespace Abstrakt.PowerShell
                 {
                     if (string.Equals(entry.Key?.ToString(), name, StringComparison.OrdinalIgnoreCase))
                     {
-                        return entry.Value is PSObject p ? p.BaseObject : entry.Value;
+                        return Bare(entry.Value);
                     }
                 }
 
                 return null;
             }
 
-            var value = row.Properties[name]?.Value;
-            return value is PSObject ps ? ps.BaseObject : value;
+            return Bare(row.Properties[name]?.Value);
         }
+
+        // A PSCustomObject's properties live on its PSObject wrapper: keep that one wrapped.
+        private static object? Bare(object? value) => value is PSObject { BaseObject: not PSCustomObject } ps ? ps.BaseObject : value;
     }
 }

@@ -352,6 +352,18 @@ Describe 'Progress that knows the total' {
         $unbound | Should -BeNullOrEmpty -Because 'both fields bind'
     }
 
+    It 'sends a custom image size as an object, from a JSON-lines file, a hashtable or a JSON object' {
+        $path = Join-Path $TestDrive 'custom.jsonl'
+        '{"prompt":"a wide one","image_size":{"width":512,"height":256}}' | Set-Content $path
+
+        $fromFile = Start-AbstraktBatch -InputFile $path -ErrorVariable fileErrors -ErrorAction SilentlyContinue
+        $fromHashtable = [pscustomobject]@{ Prompt = 'a wide one too'; ImageSize = @{ width = 512; height = 256 } } | Start-AbstraktBatch -ErrorVariable tableErrors -ErrorAction SilentlyContinue
+        $fromJson = '{"Prompt":"and a third","ImageSize":{"width":512,"height":256}}' | ConvertFrom-Json | Start-AbstraktBatch -ErrorVariable jsonErrors -ErrorAction SilentlyContinue
+
+        @($fileErrors) + @($tableErrors) + @($jsonErrors) | Should -BeNullOrEmpty
+        $fromFile.Status, $fromHashtable.Status, $fromJson.Status | Should -Be 'Completed', 'Completed', 'Completed'
+    }
+
     It 'takes a -TotalCount hint for pipeline input' {
         $records = Get-BatchProgress '1..300 | ForEach-Object { "p $_" } | Start-AbstraktBatch -ThrottleLimit 4 -TotalCount 300' @{}
         $records.Count | Should -BeGreaterThan 0
