@@ -150,7 +150,7 @@ namespace Abstrakt.PowerShell
             rejection = null;
             if (obj?.BaseObject is null)
             {
-                rejection = Rejection(ErrorIds.NullInput, "A pipeline item is null; each item needs a prompt.", obj);
+                rejection = Rejection(ErrorIds.NullInput, $"Item {row} is null; each item needs a prompt.", obj);
                 return null;
             }
 
@@ -162,7 +162,8 @@ namespace Abstrakt.PowerShell
             catch (FormatException ex)
             {
                 // A bad cell (NumImages=abc) is that row's error, never the batch's end.
-                rejection = Rejection(ErrorIds.InvalidInput, $"Input row {row}, {ex.Message}", obj);
+                var id = Text(obj, Columns[2]);
+                rejection = Rejection(ErrorIds.InvalidInput, $"Input row {row}{(id is null ? string.Empty : $" ('{id}')")}, {ex.Message}", obj);
                 return null;
             }
 
@@ -182,11 +183,11 @@ namespace Abstrakt.PowerShell
 
             if (string.IsNullOrWhiteSpace(item.Prompt) && item.Source is null)
             {
-                rejection = Rejection(ErrorIds.EmptyPrompt, IsRow(obj) ? "A pipeline item has no prompt: give it a Prompt (or Text) column." : "A pipeline item has an empty prompt.", obj);
+                rejection = Rejection(ErrorIds.EmptyPrompt, IsRow(obj) ? $"Item {row} has no prompt: give it a Prompt (or Text) column." : $"Item {row} has an empty prompt.", obj);
             }
             else if (HasUnpairedSurrogate(item.Prompt))
             {
-                rejection = Rejection(ErrorIds.InvalidInput, "A prompt contains an unpaired UTF-16 surrogate and cannot be sent as UTF-8.", obj);
+                rejection = Rejection(ErrorIds.InvalidInput, $"Item {row}'s prompt contains an unpaired UTF-16 surrogate and cannot be sent as UTF-8.", obj);
             }
 
             return rejection is null ? item : null;

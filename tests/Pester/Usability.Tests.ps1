@@ -62,6 +62,15 @@ Describe 'Binding pipeline input' {
         $failed[0].FullyQualifiedErrorId | Should -BeLike 'AbstraktEmptyPrompt,*'
     }
 
+    It 'names the item whose prompt is empty, by its position in the input' {
+        $results = 'one', '', 'three', '   ' | Start-AbstraktBatch -ErrorVariable failed -ErrorAction SilentlyContinue
+
+        $results | Should -HaveCount 2
+        $failed | Should -HaveCount 2
+        "$($failed[0])" | Should -Be 'Item 2 has an empty prompt.'
+        "$($failed[1])" | Should -Be 'Item 4 has an empty prompt.'
+    }
+
     It 'warns once per batch about the columns nothing binds, naming them (<Command>)' -TestCases @(
         @{ Command = 'Invoke-AbstraktImage' }
         @{ Command = 'Start-AbstraktBatch' }
