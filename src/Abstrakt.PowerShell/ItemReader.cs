@@ -267,19 +267,17 @@ namespace Abstrakt.PowerShell
                         var pairs = new Dictionary<string, object?>(StringComparer.Ordinal);
                         foreach (DictionaryEntry entry in dictionary)
                         {
-                            pairs[Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? string.Empty] = Unwrap(entry.Value);
+                            pairs[Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? string.Empty] = Bare(entry.Value);
                         }
 
                         return pairs;
                     case PSCustomObject:
-                        return PSObject.AsPSObject(value!).Properties.ToDictionary(p => p.Name, p => Unwrap(p.Value), StringComparer.Ordinal);
+                        return PSObject.AsPSObject(value!).Properties.ToDictionary(p => p.Name, p => Bare(p.Value), StringComparer.Ordinal);
                 }
             }
 
             return null;
         }
-
-        private static object? Unwrap(object? value) => value is PSObject wrapped ? wrapped.BaseObject : value;
 
         private static string? Text(PSObject row, string[] names)
         {
