@@ -120,11 +120,11 @@ public sealed class RateGateTests
     }
 
     [Fact]
-    public void Observe_AbsurdlyDistantReset_WaitsAtMostAnHour()
+    public void Observe_AbsurdlyDistantReset_WaitsAtMostAnHourAndAMinute()
     {
         var gate = AfterProbe(10, 0, TimeSpan.FromDays(30));
 
-        AssertHeldFor(gate, TimeSpan.FromHours(1));
+        AssertHeldFor(gate, TimeSpan.FromMinutes(61));
         Assert.Null(gate.Window); // a clamped reset tells nothing about the window
     }
 
@@ -249,5 +249,117 @@ public sealed class RateGateTests
         Turn(gate);
 
         Assert.True(gate.RequestsScarce);
+    }
+
+    /// <summary>
+    /// A gate 0.3 s into a second whose two requests filled a window of 2 announced to reset at the next whole
+    /// second but one: 1.7 s away, so the window is longer than 0.7 s and at most 1.7 s. A 1 s sliding window answers
+    /// exactly so.
+    /// </summary>
+    private RateGate FullUntilAWholeSecondReset(ISharedRateBudget? shared = null)
+    {
+        _time.Advance(TimeSpan.FromMilliseconds(300));
+        var gate = new RateGate(_time) { Shared = shared };
+        var reset = new DateTimeOffset(2026, 11, 28, 12, 0, 2, TimeSpan.Zero);
+        gate.Observe(Turn(gate)!.Value, new RateHeaders(2, 1, reset));
+        gate.Observe(Turn(gate)!.Value, new RateHeaders(2, 0, reset));
+        return gate;
+    }
+
+    [Fact]
+    public void WaitTurn_FullUntilAWholeSecondReset_SendsOneRequestWhenAGuessedWholeSecondFreesASlot()
+    {
+        var gate = FullUntilAWholeSecondReset();
+
+        AssertHeldFor(gate, TimeSpan.FromMilliseconds(1050)); // a second and the margin after the first was counted
+        Assert.Null(Turn(gate)); // one request tries the guess
+    }
+
+    [Fact]
+    public void Observe_TheGuessLetIntoTheFullWindow_PacesByTheGuessedSecondFromThen()
+    {
+        var gate = FullUntilAWholeSecondReset();
+        _time.Advance(TimeSpan.FromMilliseconds(1050));
+        var guess = Turn(gate)!.Value;
+
+        gate.Observe(guess, new RateHeaders(2, 0, new DateTimeOffset(2026, 11, 28, 12, 0, 2, TimeSpan.Zero)));
+
+        Assert.Equal(TimeSpan.FromSeconds(1), gate.Window);
+        Assert.NotNull(Turn(gate)); // the second request left the window with the first, long before the reset
+        Assert.Null(Turn(gate));
+    }
+
+    [Fact]
+    public void Observe_TheGuessRefused_WaitsForTheResetsFromThenOn()
+    {
+        var gate = FullUntilAWholeSecondReset();
+        _time.Advance(TimeSpan.FromMilliseconds(1050));
+        var reset = new DateTimeOffset(2026, 11, 28, 12, 0, 2, TimeSpan.Zero);
+
+        gate.Observe(Turn(gate)!.Value, new RateHeaders(2, 0, reset, refused: true));
+
+        Assert.Equal(TimeSpan.FromSeconds(1.7), gate.Window);
+        AssertHeldFor(gate, reset - _time.GetUtcNow());
+    }
+
+    [Fact]
+    public void Observe_TheGuessFindsTheWindowMovedOn_ProvesNothing()
+    {
+        // A fixed window that reset as the request went lets it in too: with a later reset, and most of the limit left.
+        var gate = FullUntilAWholeSecondReset();
+        _time.Advance(TimeSpan.FromMilliseconds(1050));
+
+        gate.Observe(Turn(gate)!.Value, new RateHeaders(2, 1, new DateTimeOffset(2026, 11, 28, 12, 0, 3, TimeSpan.Zero)));
+
+        Assert.NotEqual(TimeSpan.FromSeconds(1), gate.Window);
+    }
+
+    [Fact]
+    public void WaitTurn_OtherRunnersOnTheKey_NoGuessAndNoOwnLog()
+    {
+        // Their requests are in the server's window but not in this gate's own log: only the answers tell.
+        var gate = FullUntilAWholeSecondReset(new NoSharedWait());
+
+        AssertHeldFor(gate, TimeSpan.FromMilliseconds(1700)); // the reset, then one probe
+        Assert.Null(Turn(gate));
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Assert.Null(Turn(gate)); // the probe unanswered: our own sends would say free long ago
+    }
+
+    [Fact]
+    public void Observe_AnAnswerJustBeforeTheReset_KeepsTheWindowsCount()
+    {
+        // Answered 20 ms before the reset: the gate waits at least 50 ms for any reset, but the window, and its count, stay.
+        var gate = AfterProbe(10, 9, TimeSpan.FromSeconds(1));
+        var late = Turn(gate)!.Value;
+        var early = Turn(gate)!.Value;
+        gate.Observe(early, Answer(10, 2, TimeSpan.FromSeconds(1)));
+        _time.Advance(TimeSpan.FromMilliseconds(980));
+
+        gate.Observe(late, Answer(10, 7, TimeSpan.FromMilliseconds(20)));
+
+        Assert.Equal(2, Turns(gate, 10));
+    }
+
+    [Fact]
+    public void Observe_CalledAgainAsTheRequestEnds_CountsItOnceInTheOwnLog()
+    {
+        // At the reset, two of a limit of 3 sent within the learnt window: the own log frees one, then the probe goes.
+        var gate = AfterProbe(3, 2, TimeSpan.FromSeconds(1));
+        var sent = Turn(gate)!.Value;
+        gate.Observe(sent, Answer(3, 1, TimeSpan.FromSeconds(1)));
+        gate.Observe(sent, null);
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.Equal(2, Turns(gate, 5));
+    }
+
+    private sealed class NoSharedWait : ISharedRateBudget
+    {
+        public Task WaitTurnAsync(int? limit, TimeSpan window, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public void Pause(TimeSpan delay)
+        {
+        }
     }
 }

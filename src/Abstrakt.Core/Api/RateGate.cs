@@ -8,11 +8,12 @@ namespace Abstrakt.Api
     /// <summary>What one response said about the rate limit; any part may be missing.</summary>
     internal readonly struct RateHeaders
     {
-        public RateHeaders(int? limit, int? remaining, DateTimeOffset? reset)
+        public RateHeaders(int? limit, int? remaining, DateTimeOffset? reset, bool refused = false)
         {
             Limit = limit;
             Remaining = remaining;
             Reset = reset;
+            Refused = refused;
         }
 
         /// <summary><c>X-RateLimit-Limit</c>: requests per window.</summary>
@@ -23,6 +24,9 @@ namespace Abstrakt.Api
 
         /// <summary><c>X-RateLimit-Reset</c>: when the window next moves (whole seconds on the real service).</summary>
         public DateTimeOffset? Reset { get; }
+
+        /// <summary>The request was refused for the rate limit (HTTP 429): the server did not count it.</summary>
+        public bool Refused { get; }
     }
 
     /// <summary>A request let through the gate: its place in send order and when it went.</summary>
@@ -51,8 +55,11 @@ namespace Abstrakt.Api
     /// </summary>
     internal sealed class RateGate
     {
-        /// <summary>Hints beyond this are absurd (the docs name no window over an hour): clamp them.</summary>
-        internal static readonly TimeSpan MaxWait = TimeSpan.FromHours(1);
+        /// <summary>
+        /// Hints beyond this are absurd (the docs name no window over an hour): clamp them. An hour's window announced a
+        /// little late and rounded up to the second is not absurd: cut to the hour, its reset would come too early.
+        /// </summary>
+        internal static readonly TimeSpan MaxWait = TimeSpan.FromHours(1) + TimeSpan.FromMinutes(1);
 
         /// <summary>A reset already past (a server rounding down, clock skew) means "soon", not "now, again and again".</summary>
         private static readonly TimeSpan MinResetAhead = TimeSpan.FromMilliseconds(50);
@@ -64,6 +71,9 @@ namespace Abstrakt.Api
         private static readonly TimeSpan MinMargin = TimeSpan.FromMilliseconds(50);
 
         private const double WindowMargin = 0.02;
+
+        /// <summary>Guess a whole-second window only when waiting for the Reset would take a quarter longer.</summary>
+        private const double WorthGuessing = 1.25;
         private const int MaxLimit = 100_000;
 
         /// <summary>Before any answer, one request at a time, and one more when none has answered for this long.</summary>
@@ -87,7 +97,13 @@ namespace Abstrakt.Api
         private bool _unannounced;
         private int _remaining;
         private DateTimeOffset _resetAt;
+        private DateTimeOffset _announced;
         private long _probe;
+        /// <summary>The window is longer than this: every answer's Reset, less the second it may be rounded up by, came after it counted.</summary>
+        private TimeSpan _longerThan;
+        private Guess _guess;
+        private TimeSpan _guessed;
+        private long _guessProbe;
         private DateTimeOffset _pausedUntil;
         private DateTimeOffset _lastShortAt = DateTimeOffset.MinValue;
         private int _waiting;
@@ -121,7 +137,8 @@ namespace Abstrakt.Api
 
         /// <summary>
         /// The window length learnt from <c>Reset</c> less send time, the longest seen: the window itself for a sliding
-        /// one, up to a second more where the server rounds its reset up to whole seconds.
+        /// one, up to a second more where the server rounds its reset up to whole seconds; the whole seconds a request
+        /// sent early proved, once one did.
         /// </summary>
         public TimeSpan? Window
         {
@@ -129,9 +146,18 @@ namespace Abstrakt.Api
             {
                 lock (_lock)
                 {
-                    return LearntWindow;
+                    return _guess == Guess.Confirmed ? _guessed : LearntWindow;
                 }
             }
+        }
+
+        /// <summary>Where the gate stands on sending before a whole-second Reset (see <see cref="EarlySlot"/>).</summary>
+        private enum Guess
+        {
+            Untried,
+            Probing,
+            Confirmed,
+            Refuted,
         }
 
         /// <summary>
@@ -236,10 +262,8 @@ namespace Abstrakt.Api
         }
 
         /// <summary>
-        /// Takes in what an answer said. Call it for every ticket, with null when no answer came. The pacing handler
-        /// calls it twice for an answered request (headers, then "over"), so the own log holds such a request twice: a
-        /// margin the runners of a shared batch lean on (counting once raised four runners' 429 share past 2% in a
-        /// loaded CI run), kept until the own log is looked at as a whole.
+        /// Takes in what an answer said. Call it for every ticket, with null when no answer came; again after the
+        /// headers is harmless (the pacing handler calls it once more when the request is over).
         /// </summary>
         /// <param name="ticket">The request's ticket.</param>
         /// <param name="headers">The answer's rate headers; null when the request got no answer.</param>
@@ -247,17 +271,18 @@ namespace Abstrakt.Api
         {
             lock (_lock)
             {
-                _unanswered.Remove(ticket.Sequence);
-                CountedBy(_time.GetUtcNow());
+                if (_unanswered.Remove(ticket.Sequence))
+                {
+                    CountedBy(_time.GetUtcNow());
+                }
+
                 if (_probe == ticket.Sequence)
                 {
                     _probe = 0;
                 }
 
-                if (headers is RateHeaders h)
-                {
-                    Learn(ticket, h);
-                }
+                var movedOn = headers is RateHeaders h && Learn(ticket, h);
+                Judge(ticket, headers, movedOn);
 
                 Signal();
             }
@@ -277,7 +302,7 @@ namespace Abstrakt.Api
             }
         }
 
-        /// <summary>Pauses every request until <paramref name="delay"/> from now (a 429's hint), at most an hour.</summary>
+        /// <summary>Pauses every request until <paramref name="delay"/> from now (a 429's hint), at most <see cref="MaxWait"/>.</summary>
         /// <param name="delay">The server's longest hint.</param>
         public void Pause(TimeSpan delay)
         {
@@ -294,7 +319,9 @@ namespace Abstrakt.Api
             }
         }
 
-        private void Learn(RateTicket ticket, RateHeaders h)
+        /// <summary>Takes in one answer's headers.</summary>
+        /// <returns>Whether the answer told of a later state of the window than any before it.</returns>
+        private bool Learn(RateTicket ticket, RateHeaders h)
         {
             if (h.Limit is int limit && limit > 0)
             {
@@ -305,35 +332,49 @@ namespace Abstrakt.Api
             {
                 // A server (or a proxy's error page) that announces no window: only its 429s slow us down.
                 _unannounced |= !_known;
-                return;
+                return false;
             }
 
             var now = _time.GetUtcNow();
             var reset = announced > now + MaxWait ? now + MaxWait : announced < now + MinResetAhead ? now + MinResetAhead : announced;
             remaining = Math.Min(Math.Max(0, remaining), _limit ?? MaxLimit);
-            if (!_known || reset > _resetAt + SameReset)
+            // A window is known by the reset announced for it: one answered just before that reset (so waited for at
+            // least MinResetAhead) is the same window still, with its count. A reset already past ("soon") is each time
+            // a new state.
+            var movedOn = !_known || announced > _announced + SameReset || (announced < now && reset > _resetAt + SameReset);
+            if (movedOn)
             {
                 // A later state of the window. The learnt window spans this state and the last, so one slow answer
                 // (the first, with connection set-up) does not stretch it for good.
                 _known = true;
+                _announced = announced;
                 _resetAt = reset;
                 _remaining = remaining;
                 _lastStateWindow = _window;
                 _window = null;
             }
-            else if (reset >= _resetAt - SameReset && remaining < _remaining)
+            else if (announced >= _announced - SameReset && remaining < _remaining)
             {
                 // The same window, answered out of order: the server's count only grows, so the lowest left is the latest.
                 _remaining = remaining;
             }
 
+            // Counted by now, and announced at most a second late: the window is longer than that reset less a second
+            // from now. A clamped reset says nothing about it.
+            if (reset == announced && reset - TimeSpan.FromSeconds(1) - now > _longerThan)
+            {
+                _longerThan = reset - TimeSpan.FromSeconds(1) - now;
+            }
+
             // The server counted this request before its reset: the window is at most reset less send time, rounding
             // aside, and that much for the request that opened it. A clamped reset says nothing about it.
             var sinceSent = reset - ticket.SentAt;
-            if (reset == announced && reset >= _resetAt - SameReset && (_window is null || sinceSent > _window))
+            if (reset == announced && announced >= _announced - SameReset && (_window is null || sinceSent > _window))
             {
                 _window = sinceSent;
             }
+
+            return movedOn;
         }
 
         /// <summary>
@@ -391,12 +432,19 @@ namespace Abstrakt.Api
                     return TimeSpan.Zero;
                 }
 
+                var early = EarlySlot(now);
+                if (early <= now)
+                {
+                    return TimeSpan.Zero;
+                }
+
                 _lastShortAt = now;
-                return _resetAt - now;
+                return (early < _resetAt ? early : _resetAt) - now;
             }
 
-            // The window has moved since the last answer: what came back is unknown.
-            var freeAt = FreeInOwnLog(now);
+            // The window has moved since the last answer: what came back is unknown. Other runners' requests are not in
+            // our own log, so with them only the probe's answer tells.
+            var freeAt = Shared is not null ? DateTimeOffset.MaxValue : FreeInOwnLog(now, _guess == Guess.Confirmed ? _guessed : LearntWindow);
             if (freeAt <= now || _probe == 0)
             {
                 // Free by our own log, or the probe whose answer will tell.
@@ -412,9 +460,9 @@ namespace Abstrakt.Api
         /// When our own sends prove a slot free: fewer than the limit within the learnt window (with a margin). Safe for a
         /// sliding window (the learnt one is never shorter) and for a fixed one (which, once reset, is wholly free).
         /// </summary>
-        private DateTimeOffset FreeInOwnLog(DateTimeOffset now)
+        private DateTimeOffset FreeInOwnLog(DateTimeOffset now, TimeSpan? learnt)
         {
-            if (_limit is not int limit || LearntWindow is not TimeSpan window)
+            if (_limit is not int limit || learnt is not TimeSpan window)
             {
                 return DateTimeOffset.MaxValue;
             }
@@ -439,6 +487,67 @@ namespace Abstrakt.Api
             }
 
             return recent.Count < free ? now : recent[recent.Count - free] + span;
+        }
+
+        /// <summary>
+        /// When a request may go before the Reset of a full window. A server that rounds Reset up to whole seconds
+        /// announces a sliding window's slot up to a second after it frees: for a 1 s window, every round then takes
+        /// two. So when that second is a large part of the wait, the gate guesses the window is the fewest whole
+        /// seconds the answers allow, and sends one request when its own log says the guess frees a slot. Accepted,
+        /// the guess paces from then on by the own log; refused (a 429, whose hint is honoured), the gate never
+        /// guesses again. A fixed window the batch started part-way through looks the same for one window, so the
+        /// guess costs at most one 429 for the client's life. Not with other runners on the key: the own log is
+        /// ours alone.
+        /// </summary>
+        private DateTimeOffset EarlySlot(DateTimeOffset now)
+        {
+            if (Shared is not null)
+            {
+                return DateTimeOffset.MaxValue;
+            }
+
+            if (_guess == Guess.Confirmed)
+            {
+                return FreeInOwnLog(now, _guessed);
+            }
+
+            if (_guess != Guess.Untried || LearntWindow is not TimeSpan learnt)
+            {
+                return DateTimeOffset.MaxValue;
+            }
+
+            var guess = TimeSpan.FromSeconds(Math.Max(1, Math.Floor(_longerThan.TotalSeconds) + 1));
+            if (learnt.Ticks < WorthGuessing * (guess + Margin(guess)).Ticks)
+            {
+                return DateTimeOffset.MaxValue;
+            }
+
+            var at = FreeInOwnLog(now, guess);
+            if (at <= now)
+            {
+                _guess = Guess.Probing;
+                _guessed = guess;
+                _guessProbe = _sent + 1;
+            }
+
+            return at;
+        }
+
+        /// <summary>
+        /// What an answer says of the guess: the request sent on it was let into the same full window (a slot had
+        /// freed: the window slides), or any was refused under it. One that found the window moved on (a fixed window
+        /// that reset as it went) or got no answer proves nothing either way.
+        /// </summary>
+        private void Judge(RateTicket ticket, RateHeaders? headers, bool movedOn)
+        {
+            if (_guess == Guess.Probing && ticket.Sequence == _guessProbe)
+            {
+                _guess = headers is not RateHeaders h || (movedOn && !h.Refused) ? Guess.Untried : h.Refused ? Guess.Refuted : Guess.Confirmed;
+            }
+            else if (_guess == Guess.Confirmed && (headers?.Refused == true || _longerThan >= _guessed))
+            {
+                _guess = Guess.Refuted;
+            }
         }
 
         private void Signal()

@@ -57,7 +57,7 @@ namespace Abstrakt.Api.Handlers
                 reset = r >= 1e9 ? DateTimeOffset.FromUnixTimeMilliseconds((long)(r * 1000)) : _time.GetUtcNow().AddSeconds(r);
             }
 
-            return new RateHeaders(WholeHeader(response, "X-RateLimit-Limit"), WholeHeader(response, "X-RateLimit-Remaining"), reset);
+            return new RateHeaders(WholeHeader(response, "X-RateLimit-Limit"), WholeHeader(response, "X-RateLimit-Remaining"), reset, refused: (int)response.StatusCode == 429);
         }
 
         private static int? WholeHeader(HttpResponseMessage response, string name) =>

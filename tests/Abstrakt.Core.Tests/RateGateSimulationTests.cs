@@ -1,0 +1,179 @@
+using Abstrakt.Api;
+using Microsoft.Extensions.Time.Testing;
+using Xunit.Abstractions;
+
+namespace Abstrakt.Core.Tests;
+
+/// <summary>
+/// The rate gate against a model of a strict server on a fake clock: a fixed or sliding window of any length, Reset
+/// in whole Unix seconds rounded up (as the service documents), requests counted when they arrive. Every batch start
+/// phase within a second is tried, so a result does not hang on where the clock happened to be.
+/// </summary>
+public sealed class RateGateSimulationTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public RateGateSimulationTests(ITestOutputHelper output) => _output = output;
+
+    /// <summary>A window server: counts a request at its arrival and answers like the sandbox and the service do.</summary>
+    private sealed class WindowServer
+    {
+        private readonly Queue<DateTimeOffset> _log = new();
+        private readonly int _limit;
+        private readonly TimeSpan _window;
+        private readonly bool _sliding;
+        private DateTimeOffset _fixedStart;
+        private int _fixedCount;
+
+        public WindowServer(int limit, TimeSpan window, bool sliding)
+        {
+            _limit = limit;
+            _window = window;
+            _sliding = sliding;
+        }
+
+        public (RateHeaders Headers, TimeSpan? RetryAfter) Count(DateTimeOffset now)
+        {
+            int used;
+            DateTimeOffset reset;
+            if (_sliding)
+            {
+                while (_log.Count > 0 && _log.Peek() <= now - _window)
+                {
+                    _log.Dequeue();
+                }
+
+                used = _log.Count + 1;
+                if (used <= _limit)
+                {
+                    _log.Enqueue(now);
+                }
+
+                reset = _log.Peek() + _window;
+            }
+            else
+            {
+                var start = DateTimeOffset.UnixEpoch.AddTicks((now - DateTimeOffset.UnixEpoch).Ticks / _window.Ticks * _window.Ticks);
+                if (start != _fixedStart)
+                {
+                    _fixedStart = start;
+                    _fixedCount = 0;
+                }
+
+                used = _fixedCount + 1;
+                _fixedCount = Math.Min(used, _limit);
+                reset = start + _window;
+            }
+
+            var wholeSeconds = DateTimeOffset.FromUnixTimeSeconds((long)Math.Ceiling((reset - DateTimeOffset.UnixEpoch).TotalSeconds));
+            var refused = used > _limit;
+            var headers = new RateHeaders(_limit, Math.Max(0, _limit - used), wholeSeconds, refused);
+            return (headers, refused ? TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling((reset - now).TotalSeconds))) : null);
+        }
+    }
+
+    private sealed record Outcome(TimeSpan Elapsed, int Requests, int Refused);
+
+    /// <summary>
+    /// Runs <paramref name="items"/> requests through <paramref name="gate"/>, at most <paramref name="concurrency"/> at a
+    /// time, each taking <paramref name="toServer"/> to arrive and as long again to be answered; a refused one pauses the
+    /// gate by its hint (as the client does) and is sent again.
+    /// </summary>
+    private Outcome Run(FakeTimeProvider time, RateGate gate, WindowServer server, int items, int concurrency, Func<TimeSpan> toServer)
+    {
+        var start = time.GetUtcNow();
+        var events = new PriorityQueue<Action, DateTimeOffset>();
+        int left = items, inFlight = 0, requests = 0, refused = 0, done = 0;
+        var last = start;
+        while (done < items)
+        {
+            var now = time.GetUtcNow();
+            var wait = TimeSpan.MaxValue;
+            while (left > 0 && inFlight < concurrency)
+            {
+                if (!gate.TryTake(out var ticket, out wait))
+                {
+                    break;
+                }
+
+                left--;
+                inFlight++;
+                requests++;
+                events.Enqueue(() =>
+                {
+                    var (headers, retryAfter) = server.Count(time.GetUtcNow());
+                    events.Enqueue(() =>
+                    {
+                        inFlight--;
+                        gate.Observe(ticket, headers);
+                        if (retryAfter is TimeSpan hint)
+                        {
+                            gate.Pause(hint);
+                            refused++;
+                            left++;
+                        }
+                        else
+                        {
+                            done++;
+                            last = time.GetUtcNow();
+                        }
+                    }, time.GetUtcNow() + toServer());
+                }, now + toServer());
+            }
+
+            var next = events.TryPeek(out _, out var at) ? at : DateTimeOffset.MaxValue;
+            if (wait != TimeSpan.MaxValue && left > 0 && inFlight < concurrency && now + wait < next)
+            {
+                next = now + wait;
+            }
+
+            Assert.True(next != DateTimeOffset.MaxValue, "the run stalled: nothing in flight and the gate gave no time to wait");
+            time.Advance(next > now ? next - now : TimeSpan.Zero);
+            while (events.TryPeek(out var due, out var dueAt) && dueAt <= time.GetUtcNow())
+            {
+                events.Dequeue();
+                due();
+            }
+        }
+
+        return new Outcome(last - start, requests, refused);
+    }
+
+    /// <summary>
+    /// The done-when of issue 14 on the model server, from every start phase: 60 items, 20 requests per window, told
+    /// nothing. Within 1.3 of the window-derived ideal and at most one request in a run refused (1 of 61, under 2%);
+    /// requests take 1 to 40 ms each way, from a seeded generator. A sliding window of no whole seconds defeats the
+    /// gate's whole-second guess (one 429, then it paces by the rounded Resets): within 1.6 there.
+    /// </summary>
+    [Theory]
+    [InlineData(1.0, true, 1.3)]
+    [InlineData(1.0, false, 1.3)]
+    [InlineData(2.0, true, 1.3)]
+    [InlineData(5.0, true, 1.3)]
+    [InlineData(5.0, false, 1.3)]
+    [InlineData(60.0, true, 1.3)]
+    [InlineData(60.0, false, 1.3)]
+    [InlineData(3600.0, true, 1.3)]
+    [InlineData(3600.0, false, 1.3)]
+    [InlineData(1.5, true, 1.6)]
+    public void Gate_SixtyItemsUnderAnUnannouncedWindow_NearTheIdealFromAnyStartPhase(double windowSec, bool sliding, double most)
+    {
+        const int items = 60, limit = 20;
+        var window = TimeSpan.FromSeconds(windowSec);
+        var ideal = window * ((items + limit - 1) / limit - 1);
+        for (var run = 0; run < 20; run++)
+        {
+            // Start phases spread over the window and over the second, where a whole-second Reset rounds.
+            var phase = TimeSpan.FromMilliseconds(run * (windowSec * 50 + 37) + 7);
+            var random = new Random(run);
+            var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 28, 12, 0, 0, TimeSpan.Zero) + phase);
+
+            var o = Run(time, new RateGate(time), new WindowServer(limit, window, sliding), items, 50, () => TimeSpan.FromMilliseconds(1 + random.Next(40)));
+
+            var ratio = o.Elapsed / ideal;
+            _output.WriteLine($"start {phase.TotalSeconds:0.000} s: {o.Elapsed.TotalSeconds:0.000} s, ratio {ratio:0.00}, {o.Refused} of {o.Requests} refused");
+            Assert.True(ratio <= most, $"started {phase.TotalSeconds:0.000} s in: {ratio:0.00} of the ideal");
+            Assert.True(o.Refused <= 1, $"started {phase.TotalSeconds:0.000} s in: {o.Refused} of {o.Requests} refused");
+        }
+    }
+}
