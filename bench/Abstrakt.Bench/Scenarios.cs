@@ -256,32 +256,44 @@ internal static class Scenarios
 
     public static async Task<Row> RateLimitAsync(double windowSec, double timeScale, string mode)
     {
-        const int n = 60, limit = 20;
+        const int n = 60, limit = 20, runs = 3;
         await WarmClientAsync();
-        using var sandbox = ChildSandbox.Start($"limit={limit}", $"window-s={windowSec}", $"time-scale={timeScale}", $"window-mode={mode}");
-        // A request without a key warms the child's API path (first-request JIT once took over a second there,
-        // long enough to cross a 1 s window) without touching the rate limit; the counters are read as differences.
-        using (var http = new HttpClient())
-        {
-            (await http.GetAsync(new Uri(sandbox.Uri, "/v1/models"))).Dispose();
-        }
-
-        var before = sandbox.Stats();
-        using var client = Client(sandbox);
-        var o = await RunAsync(client, new BatchOptions { ThrottleLimit = 50, MaxRetry = 10 }, Items(n));
-        var after = sandbox.Stats();
-        long Count(string name) => after.GetProperty(name).GetInt64() - before.GetProperty(name).GetInt64();
         var window = TimeSpan.FromSeconds(windowSec * timeScale);
         // The first window's budget goes at once, then one window per further budget.
         var ideal = TimeSpan.FromTicks(window.Ticks * ((n + limit - 1) / limit - 1));
-        var ratio = o.Elapsed / ideal;
-        var requests = Count("requests_total");
-        var share = (double)Count("rate_limited") / requests;
+        var ratios = new List<double>();
+        long requests = 0, refused = 0, completed = 0;
+        var learnt = string.Empty;
+        for (var run = 0; run < runs; run++)
+        {
+            // A fresh server each run, so each starts at its own phase of the clock's second and of a fixed window.
+            using var sandbox = ChildSandbox.Start($"limit={limit}", $"window-s={windowSec}", $"time-scale={timeScale}", $"window-mode={mode}");
+            // A request without a key warms the child's API path (first-request JIT once took over a second there,
+            // long enough to cross a 1 s window) without touching the rate limit; the counters are read as differences.
+            using (var http = new HttpClient())
+            {
+                (await http.GetAsync(new Uri(sandbox.Uri, "/v1/models"))).Dispose();
+            }
+
+            var before = sandbox.Stats();
+            using var client = Client(sandbox);
+            var o = await RunAsync(client, new BatchOptions { ThrottleLimit = 50, MaxRetry = 10 }, Items(n));
+            var after = sandbox.Stats();
+            long Count(string name) => after.GetProperty(name).GetInt64() - before.GetProperty(name).GetInt64();
+            ratios.Add(o.Elapsed / ideal);
+            requests += Count("requests_total");
+            refused += Count("rate_limited");
+            completed += o.Completed;
+            learnt += $"{(learnt.Length == 0 ? "" : ", ")}{client.RateLimitWindow?.TotalSeconds:0.00}";
+        }
+
+        var worst = ratios.Max();
+        var share = (double)refused / requests;
         var scaled = timeScale == 1 ? string.Empty : $" time-scaled by {timeScale} to {window.TotalSeconds:0.#} s (Reset in scaled seconds)";
         return new Row($"4. Rate limit, {windowSec:0.#} s {mode.ToLowerInvariant()}",
-            $"{n} items, {limit} requests per {windowSec:0.#} s window{scaled}, {mode.ToLowerInvariant()}; the client is told nothing and learns it from X-RateLimit-*; ThrottleLimit 50",
-            $"{o.Elapsed.TotalSeconds:0.00} s vs ideal (⌈N/R⌉−1)×W {ideal.TotalSeconds:0.00} s = **{ratio:0.00}**; **{share:P1}** of {requests} requests answered 429; learnt limit {client.RateLimit}, window {client.RateLimitWindow?.TotalSeconds:0.00} s; {o.Completed} done",
-            "≤ 1.3 and ≤ 2%", ratio <= 1.3 && share <= 0.02 && o.Completed == n ? "met" : "missed");
+            $"{n} items, {limit} requests per {windowSec:0.#} s window{scaled}, {mode.ToLowerInvariant()}; the client is told nothing and learns it from X-RateLimit-*; ThrottleLimit 50; {runs} runs, each against a fresh server",
+            $"worst of {runs} **{worst:0.00}** of the ideal (⌈N/R⌉−1)×W {ideal.TotalSeconds:0.00} s (runs {string.Join(", ", ratios.Select(r => r.ToString("0.00")))}); **{share:P1}** of {requests} requests answered 429; learnt window {learnt} s; {completed} of {runs * n} done",
+            "≤ 1.3 and ≤ 2%", worst <= 1.3 && share <= 0.02 && completed == runs * n ? "met" : "missed");
     }
 
     private static Task? _clientWarm;
