@@ -69,7 +69,10 @@ namespace Abstrakt.PowerShell
 
             if (Text(row, Columns[4]) is string n)
             {
-                item.Input["num_images"] = WholeNumber<int>(Columns[4][0], n);
+                // Below one is never an order (and would be priced as none or less); how many above it a model takes
+                // is the service's to say.
+                var count = WholeNumber<int>(Columns[4][0], n);
+                item.Input["num_images"] = count >= 1 ? count : throw new FormatException($"column {Columns[4][0]}: '{n}' is not a number of images; give 1 or more.");
             }
 
             if (Text(row, Columns[5]) is string seed)

@@ -487,4 +487,15 @@ Describe 'Measure-AbstraktCost' {
         $bad | Should -HaveCount 1
         "$($bad[0])" | Should -BeLike '*row 2*NumImages*abc*'
     }
+
+    It 'never prices or sends an order of no images: NumImages 0 or below is that row''s error' {
+        $csv = New-Csv "Prompt,NumImages`na,1`nnone,0`nless,-1"
+        $estimate = Import-Csv $csv | Measure-AbstraktCost -ErrorVariable bad -ErrorAction SilentlyContinue
+        $estimate.Items | Should -Be 1
+        $estimate.Outputs | Should -Be 1
+        $bad | Should -HaveCount 2
+        "$($bad[0])" | Should -BeLike "*row 2*NumImages*'0'*1 or more*"
+        "$($bad[1])" | Should -BeLike "*row 3*NumImages*'-1'*"
+        $bad[0].FullyQualifiedErrorId | Should -BeLike 'AbstraktInvalidInput,*'
+    }
 }
