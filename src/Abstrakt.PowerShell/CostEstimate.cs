@@ -42,8 +42,13 @@ namespace Abstrakt.PowerShell
             var total = ToObject();
             return $"{Plural(total.Items, "item")}, {Plural(total.Outputs, "output")}, about {Plural(total.Credits, "credit")}"
                 + (total.ByModel.Any(m => m.CreditsPerOutput is null) ? " plus the unpriced models" : string.Empty)
-                + (total.Items > 0 ? ": " + string.Join("; ", total.ByModel.Select(m => $"{m.Model} {Plural(m.Items, "item")}, {Part(m)}")) : string.Empty);
+                + (total.Items > 0 ? ": " + string.Join("; ", total.ByModel.Select(Line)) : string.Empty);
         }
+
+        /// <summary>One model's share: "flux-dev 2 items, 3 outputs, 9 credits".</summary>
+        /// <param name="cost">The share.</param>
+        /// <returns>The text.</returns>
+        public static string Line(AbstraktModelCost cost) => $"{cost.Model} {Plural(cost.Items, "item")}, {Part(cost)}";
 
         private static string Part(AbstraktModelCost cost) =>
             Plural(cost.Outputs, "output") + (cost.Credits is long credits ? ", " + Plural(credits, "credit") : ", price unknown");

@@ -42,7 +42,10 @@ public sealed class InputFileTests : IDisposable
         Assert.Equal(3, InputFile.Count(path));
         Assert.Equal("a", ((IDictionary<string, object?>)items[0]!)["prompt"]);
         Assert.Equal("just text", items[1]);
-        Assert.Equal(3, Assert.IsType<InputFileError>(items[2]).Record);
+        var error = Assert.IsType<InputFileError>(items[2]);
+        Assert.Equal(3, error.Record);
+        Assert.Equal(4, error.Line); // after a blank line, as an editor counts
+        Assert.StartsWith("record 3 (line 4): not JSON", error.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -195,12 +195,12 @@ Describe 'Submit-AbstraktJob' {
         $job.PSObject.TypeNames[0] | Should -Be 'Abstrakt.PowerShell.Output.AbstraktJob'
     }
 
-    It 'retries a create the service answered 503 or 500, as a batch does, saying so under -Verbose' {
+    It 'retries a create the service answered 503 or 500, as a batch does, saying so under -Verbose with the prompt it is for' {
         $flaky = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited -TransientErrorRate 0.5 -Seed 7
         try {
             $output = 1..10 | ForEach-Object { "flaky $_" } | Submit-AbstraktJob -Verbose -ErrorVariable failed -ErrorAction SilentlyContinue 4>&1
             $jobs = @($output | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })
-            $retries = @($output | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match '^retry \d of 3 in .* after (MODEL_UNAVAILABLE|TRANSPORT_FAULT)' })
+            $retries = @($output | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match '^flaky \d+: retry \d of 3 in .* after (MODEL_UNAVAILABLE|TRANSPORT_FAULT)' })
 
             $stats = Get-SandboxStats $flaky
             $stats.responses_by_status.'503' + $stats.responses_by_status.'500' | Should -BeGreaterThan 0 -Because 'the service failed some requests'

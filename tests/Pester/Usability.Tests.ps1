@@ -477,6 +477,13 @@ Describe 'Measure-AbstraktCost' {
         ($estimate.ByModel | Where-Object Model -EQ flux-dev).Credits | Should -Be 9
     }
 
+    It 'shows each model''s share as words in a list view, not as a type name' {
+        $csv = New-Csv "Prompt,Model,NumImages`na,flux-dev,2`nb,flux-schnell,"
+        $list = Import-Csv $csv | Measure-AbstraktCost | Format-List | Out-String -Width 200
+        $list | Should -Match 'ByModel\s*:\s*\{flux-dev 1 item, 2 outputs, 6 credits, flux-schnell 1 item, 1 output, 1 credit\}'
+        $list | Should -Not -Match 'AbstraktModelCost'
+    }
+
     It 'prices only what a batch would send: blank lines are skipped and a bad cell is that row''s error' {
         $lines = 'one', '', '   ', 'two'
         (($lines | Measure-AbstraktCost -ErrorVariable blankErrors).Items) | Should -Be 2

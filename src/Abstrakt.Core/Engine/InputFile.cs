@@ -11,22 +11,27 @@ namespace Abstrakt.Engine
     public sealed class InputFileError
     {
         /// <summary>Creates the error.</summary>
-        /// <param name="record">The 1-based record number.</param>
+        /// <param name="record">The 1-based record number (the item's number: blank lines are not items).</param>
+        /// <param name="line">The 1-based line in the file, as an editor shows it.</param>
         /// <param name="message">What is wrong.</param>
-        public InputFileError(long record, string message)
+        public InputFileError(long record, long line, string message)
         {
             Record = record;
+            Line = line;
             Message = message;
         }
 
-        /// <summary>The 1-based record number.</summary>
+        /// <summary>The 1-based record number (the item's number: blank lines are not items).</summary>
         public long Record { get; }
+
+        /// <summary>The 1-based line in the file.</summary>
+        public long Line { get; }
 
         /// <summary>What is wrong.</summary>
         public string Message { get; }
 
         /// <inheritdoc/>
-        public override string ToString() => $"record {Record}: {Message}";
+        public override string ToString() => $"record {Record} (line {Line}): {Message}";
     }
 
     /// <summary>
@@ -107,9 +112,10 @@ namespace Abstrakt.Engine
 
         private static IEnumerable<object?> ReadJsonLines(string path)
         {
-            long number = 0;
+            long number = 0, lineNumber = 0;
             foreach (var line in File.ReadLines(path))
             {
+                lineNumber++;
                 if (string.IsNullOrWhiteSpace(line))
                 {
                     continue;
@@ -123,7 +129,7 @@ namespace Abstrakt.Engine
                 }
                 catch (JsonException ex)
                 {
-                    value = new InputFileError(number, "not JSON: " + ex.Message);
+                    value = new InputFileError(number, lineNumber, "not JSON: " + ex.Message);
                 }
 
                 yield return value is IDictionary<string, object?> map ? new Dictionary<string, object?>(map, StringComparer.OrdinalIgnoreCase) : value;

@@ -135,7 +135,7 @@ namespace Abstrakt.Engine
                     // Not run, nor journaled: the journal keys records by id, and this one would overwrite the first item's.
                     var duplicate = new AbstraktApiException(ErrorCodes.DuplicateId, item.IdGiven
                         ? $"Item {item.Index} has the id '{item.Id}', which item {first} of this batch already has; ids must be unique, so it was not run."
-                        : $"Item {item.Index} sends the same image, prompt and inputs as item {first}, so it was not run: the same work is not paid for twice. Copy item {first}'s output, or change an input (such as Seed) to run it again.");
+                        : $"Item {item.Index} sends the same image, prompt and inputs as item {first}, so it was not run: the same work is not paid for twice. Item {first}'s result, output or error, stands for both; change an input (such as Seed) to run this one on its own.");
                     return new ItemOutcome(new ItemFailed { Item = item, Error = duplicate });
                 }
 

@@ -30,6 +30,8 @@ namespace Abstrakt.PowerShell.Commands
         internal bool TryCall<T>(Func<CancellationToken, Task<T>> call, object? target, out T result, string? model = null)
         {
             result = default!;
+            // Each retry line names what it is for (a job id, a model), as several may be piped in.
+            var about = target as string ?? model;
             var retries = new ConcurrentQueue<string>();
             try
             {
@@ -38,11 +40,11 @@ namespace Abstrakt.PowerShell.Commands
                 var task = CallRetry.RunAsync(call, time, retries.Enqueue, _stop.Token);
                 while (!task.Wait(250, _stop.Token))
                 {
-                    SayRetries(retries);
+                    SayRetries(retries, about);
                     Waiting();
                 }
 
-                SayRetries(retries);
+                SayRetries(retries, about);
                 result = task.Result;
                 return true;
             }
@@ -52,7 +54,7 @@ namespace Abstrakt.PowerShell.Commands
             }
             catch (AggregateException ex) when (ex.InnerException is AbstraktApiException api)
             {
-                SayRetries(retries);
+                SayRetries(retries, about);
                 var record = ApiErrors.CallRecord(api, target, model);
                 if (FailureClassifier.Classify(api) == ErrorKind.BatchFatal)
                 {
@@ -64,11 +66,11 @@ namespace Abstrakt.PowerShell.Commands
             }
         }
 
-        private void SayRetries(ConcurrentQueue<string> retries)
+        private void SayRetries(ConcurrentQueue<string> retries, string? about)
         {
             while (retries.TryDequeue(out var retry))
             {
-                WriteVerbose(retry);
+                WriteVerbose(about is null ? retry : $"{about}: {retry}");
             }
         }
 

@@ -171,6 +171,10 @@ namespace Abstrakt.PowerShell.Output
 
         /// <summary>Outputs times price, or null when the price is unknown.</summary>
         public long? Credits { get; }
+
+        /// <summary>"flux-dev 2 items, 3 outputs, 9 credits": what a list of them (the estimate's ByModel) shows.</summary>
+        /// <returns>The text.</returns>
+        public override string ToString() => CostEstimate.Line(this);
     }
 
     /// <summary>A job, as the job cmdlets emit it; pipes into Get-, Wait- and Stop-AbstraktJob by JobId.</summary>
