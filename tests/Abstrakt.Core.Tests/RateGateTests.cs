@@ -315,6 +315,19 @@ public sealed class RateGateTests
     }
 
     [Fact]
+    public void Observe_TheGuessAnsweredWithoutACount_ProvesNothingAndIsTriedAgain()
+    {
+        // A proxy's 502 page carries no rate headers: the server may never have seen the request.
+        var gate = FullUntilAWholeSecondReset();
+        _time.Advance(TimeSpan.FromMilliseconds(1050));
+
+        gate.Observe(Turn(gate)!.Value, new RateHeaders(null, null, null));
+
+        Assert.NotEqual(TimeSpan.FromSeconds(1), gate.Window);
+        Assert.NotNull(Turn(gate)); // a new try: the own log now also holds the unproven one, a slot is still free
+    }
+
+    [Fact]
     public void WaitTurn_OtherRunnersOnTheKey_NoGuessAndNoOwnLog()
     {
         // Their requests are in the server's window but not in this gate's own log: only the answers tell.

@@ -50,8 +50,9 @@ namespace Abstrakt.Api
     /// come back out of order), so a batch goes as fast as the window allows and then waits for the reset. Once the
     /// reset has passed it does not guess how much came back (all of it for a fixed window, a slot at a time for a
     /// sliding one): it sends one probe and reads the answer, or, when the probe is slow, lets through what its own
-    /// log of sends over the learnt window proves free. A 429 pauses everyone until the longest hint. A plan may seed
-    /// the first requests, before any answer; nothing else is assumed.
+    /// log of sends over the learnt window proves free. Where a Reset in whole seconds hides a sliding window's freed
+    /// slot, it may try one request on a guessed whole-second window (<see cref="EarlySlot"/>). A 429 pauses everyone
+    /// until the longest hint. A plan may seed the first requests, before any answer; nothing else is assumed.
     /// </summary>
     internal sealed class RateGate
     {
@@ -542,7 +543,12 @@ namespace Abstrakt.Api
         {
             if (_guess == Guess.Probing && ticket.Sequence == _guessProbe)
             {
-                _guess = headers is not RateHeaders h || (movedOn && !h.Refused) ? Guess.Untried : h.Refused ? Guess.Refuted : Guess.Confirmed;
+                _guess = headers switch
+                {
+                    { Refused: true } => Guess.Refuted,
+                    { Remaining: not null } when !movedOn => Guess.Confirmed,
+                    _ => Guess.Untried, // no answer, an answer without a count (a proxy's 502), or a window that moved on
+                };
             }
             else if (_guess == Guess.Confirmed && (headers?.Refused == true || _longerThan >= _guessed))
             {
