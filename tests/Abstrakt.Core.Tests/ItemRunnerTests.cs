@@ -34,7 +34,7 @@ public sealed class ItemRunnerTests : IDisposable
         var store = JournalStore.Open(null, resume: false, options.DefaultModel);
         _owned.Add(client);
         _owned.Add(store);
-        return new ItemRunner(client, options, store, new OutputDownloader(client, options), (_, note) => { lock (_notes) _notes.Add(note); }, CancellationToken.None);
+        return new ItemRunner(client, options, store, new OutputDownloader(client, options), (_, note) => { lock (_notes) _notes.Add(note); }, CancellationToken.None, () => 0);
     }
 
     private static HttpResponseMessage Cut() => throw new HttpRequestException("cut", new IOException("reset by peer"));

@@ -241,6 +241,15 @@ public sealed class RateGateTests
     }
 
     [Fact]
+    public void ScarceWith_MoreItemsQueuedThanTheWindowHasLeft_IsScarceFromTheFirstRequest()
+    {
+        var gate = AfterProbe(20, 19, TimeSpan.FromSeconds(5));
+
+        Assert.False(gate.ScarceWith(18));
+        Assert.True(gate.ScarceWith(20));
+    }
+
+    [Fact]
     public void RequestsScarce_APauseFromA429_IsScarce()
     {
         var gate = AfterProbe(1000, 999, TimeSpan.FromSeconds(60));

@@ -41,12 +41,14 @@ public sealed class RatePacingTests
     }
 
     [Theory]
-    [InlineData(10, 2.0, true)]
-    [InlineData(1000, 60.0, false)]
-    public async Task Run_CreatesWaitForTheirResultOnlyWhileRequestsAreScarce(int limit, double windowSec, bool scarce)
+    [InlineData(10, 2.0, 30, null, true)]
+    // As Start-AbstraktBatch runs it under a limit of 20: 10 at once (the plan guide), the rest queued. The batch is
+    // larger than the window from its first create, so none of them is polled.
+    [InlineData(20, 1.0, 60, 10, true)]
+    [InlineData(1000, 60.0, 30, null, false)]
+    public async Task Run_CreatesWaitForTheirResultOnlyWhileRequestsAreScarce(int limit, double windowSec, int n, int? planConcurrency, bool scarce)
     {
         // Every request counts against the window, polls too (the stricter reading of spec section 6).
-        const int n = 30;
         using var sandbox = SandboxServer.Start(new SandboxOptions
         {
             LatencyScale = 0, Tier = SandboxTier.Unlimited, RequestsPerWindow = limit,
@@ -55,7 +57,7 @@ public sealed class RatePacingTests
         using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey });
 
         var completed = 0;
-        await foreach (var e in BatchRun.RunAsync(client, new BatchOptions { ThrottleLimit = 50, MaxRetry = 10 }, Enumerable.Range(1, n).Select(i => new WorkItem(i, "scarce " + i))))
+        await foreach (var e in BatchRun.RunAsync(client, new BatchOptions { ThrottleLimit = 50, PlanConcurrency = planConcurrency, MaxRetry = 10 }, Enumerable.Range(1, n).Select(i => new WorkItem(i, "scarce " + i))))
         {
             completed += e is ItemCompleted ? 1 : 0;
         }

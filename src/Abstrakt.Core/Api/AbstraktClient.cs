@@ -36,6 +36,12 @@ namespace Abstrakt.Api
         /// </summary>
         public bool SyncWhenRequestsScarce { get; init; }
 
+        /// <summary>
+        /// How many more requests will soon want the window besides those waiting for it (a batch's items still to
+        /// start): a batch larger than the window is short of requests from its first one.
+        /// </summary>
+        public Func<int>? Queued { get; init; }
+
         /// <summary>Where the service posts the finished job; implies an immediate 202.</summary>
         public Uri? WebhookUrl { get; init; }
 
@@ -168,7 +174,7 @@ namespace Abstrakt.Api
             var wait = request.Sync && request.WebhookUrl is null;
             void Sending()
             {
-                wait = adaptive ? Gate.RequestsScarce : wait;
+                wait = adaptive ? Gate.ScarceWith(request.Queued?.Invoke() ?? 0) : wait;
                 request.Sending?.Invoke(wait);
             }
 

@@ -161,28 +161,31 @@ namespace Abstrakt.Api
             Refuted,
         }
 
+        /// <summary>True while the window's requests are what limits the client (see <see cref="ScarceWith"/>, with nothing queued).</summary>
+        public bool RequestsScarce => ScarceWith(0);
+
         /// <summary>
         /// True while the window's requests are what limits the batch: a request had to wait for the window (or a 429's
-        /// pause) within the last window, or more requests wait now than the window has left. A request that can do
-        /// the work of two (a create that waits for its result instead of being polled) is then worth choosing. Before
-        /// any answer, true for the first request only: the limit is unknown, and a request that proves not to fit the
-        /// window costs a whole window, where waiting for the first answer costs one job's time.
+        /// pause) within the last window, or more requests want one now (waiting here, or <paramref name="queued"/>
+        /// behind them) than the window has left. A request that can do the work of two (a create that waits for its
+        /// result instead of being polled) is then worth choosing. Before any answer, true for the first request only:
+        /// the limit is unknown, and a request that proves not to fit the window costs a whole window, where waiting
+        /// for the first answer costs one job's time.
         /// </summary>
-        public bool RequestsScarce
+        /// <param name="queued">Requests not at the gate yet that will soon want one: a batch's items still to start.</param>
+        /// <returns>Whether requests are scarce.</returns>
+        public bool ScarceWith(int queued)
         {
-            get
+            lock (_lock)
             {
-                lock (_lock)
+                if (!_known)
                 {
-                    if (!_known)
-                    {
-                        return !_unannounced && _sent <= 1;
-                    }
-
-                    var now = _time.GetUtcNow();
-                    var recently = LearntWindow ?? TimeSpan.FromMinutes(1);
-                    return now - _lastShortAt < recently + Margin(recently) || (_known && Budget() < Volatile.Read(ref _waiting));
+                    return !_unannounced && _sent <= 1;
                 }
+
+                var now = _time.GetUtcNow();
+                var recently = LearntWindow ?? TimeSpan.FromMinutes(1);
+                return now - _lastShortAt < recently + Margin(recently) || Budget() < Volatile.Read(ref _waiting) + (long)queued;
             }
         }
 

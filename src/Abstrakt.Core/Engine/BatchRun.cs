@@ -47,7 +47,7 @@ namespace Abstrakt.Engine
                 client.Gate.Shared = _budget;
             }
 
-            _items = new ItemRunner(client, options, _store, outputs, Note, _consumerGone.Token);
+            _items = new ItemRunner(client, options, _store, outputs, Note, _consumerGone.Token, () => _input.Reader.CanCount ? _input.Reader.Count : 0);
             _counters = new BatchCounters(options.Time);
 
             var workers = Enumerable.Range(0, Concurrency).Select(_ => Task.Run(WorkerAsync)).ToArray();

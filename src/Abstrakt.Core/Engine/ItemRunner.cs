@@ -60,6 +60,7 @@ namespace Abstrakt.Engine
         private readonly ResumeDecider _resume;
         private readonly ModelInputMapper _inputs;
         private readonly JobDurations _durations = new JobDurations();
+        private readonly Func<int> _queued;
         private readonly ConcurrentDictionary<string, (WorkItem Item, string JobId)> _unfinishedJobs = new ConcurrentDictionary<string, (WorkItem, string)>(StringComparer.Ordinal);
         // Ids the caller gave, and image items' content ids, with the index of the first item that had each: a repeat is
         // that item's error (the journal keys records by id; the same image, prompt and inputs again is the same work).
@@ -73,8 +74,10 @@ namespace Abstrakt.Engine
         /// <param name="outputs">The batch's output folder.</param>
         /// <param name="note">Tells the consumer what happens to an item (verbose).</param>
         /// <param name="consumerGone">Cancelled when no one reads the batch's events any more: a create on the wire is abandoned then too.</param>
-        public ItemRunner(AbstraktClient client, BatchOptions options, IBatchStore store, OutputDownloader outputs, Action<WorkItem, string> note, CancellationToken consumerGone)
+        /// <param name="queued">How many of the batch's items wait to start.</param>
+        public ItemRunner(AbstraktClient client, BatchOptions options, IBatchStore store, OutputDownloader outputs, Action<WorkItem, string> note, CancellationToken consumerGone, Func<int> queued)
         {
+            _queued = queued;
             _client = client;
             _options = options;
             _store = store;
@@ -344,6 +347,7 @@ namespace Abstrakt.Engine
                 Model = model, Input = input, IdempotencyKey = key, WebhookUrl = _options.WebhookUrl,
                 Sync = _options.CreateWait == CreateWait.Always && !_store.Shared,
                 SyncWhenRequestsScarce = _options.CreateWait == CreateWait.WhenRequestsScarce && !_store.Shared,
+                Queued = _queued,
                 Sending = waitsForResult =>
                 {
                     guard.Sending(waitsForResult);
