@@ -140,25 +140,30 @@ public sealed class RateGateSimulationTests
     }
 
     /// <summary>
-    /// The done-when of issue 14 on the model server, from every start phase: 60 items, 20 requests per window, told
-    /// nothing. Within 1.3 of the window-derived ideal and at most one request in a run refused (1 of 61, under 2%);
+    /// The done-when of issue 14 on the model server, from every start phase: 60 items (200 in some rows), 20 requests per
+    /// window, told nothing. Within 1.3 of the window-derived ideal and at most 2% of a run's requests refused;
     /// requests take 1 to 40 ms each way, from a seeded generator. A sliding window of no whole seconds defeats the
     /// gate's whole-second guess (one 429, then it paces by the rounded Resets): within 1.6 there.
     /// </summary>
     [Theory]
-    [InlineData(1.0, true, 1.3)]
-    [InlineData(1.0, false, 1.3)]
-    [InlineData(2.0, true, 1.3)]
-    [InlineData(5.0, true, 1.3)]
-    [InlineData(5.0, false, 1.3)]
-    [InlineData(60.0, true, 1.3)]
-    [InlineData(60.0, false, 1.3)]
-    [InlineData(3600.0, true, 1.3)]
-    [InlineData(3600.0, false, 1.3)]
-    [InlineData(1.5, true, 1.6)]
-    public void Gate_SixtyItemsUnderAnUnannouncedWindow_NearTheIdealFromAnyStartPhase(double windowSec, bool sliding, double most)
+    [InlineData(1.0, true, 1.3, 60, 50)]
+    [InlineData(1.0, false, 1.3, 60, 50)]
+    [InlineData(2.0, true, 1.3, 60, 50)]
+    [InlineData(5.0, true, 1.3, 60, 50)]
+    [InlineData(5.0, false, 1.3, 60, 50)]
+    [InlineData(60.0, true, 1.3, 60, 50)]
+    [InlineData(60.0, false, 1.3, 60, 50)]
+    [InlineData(3600.0, true, 1.3, 60, 50)]
+    [InlineData(3600.0, false, 1.3, 60, 50)]
+    [InlineData(1.5, true, 1.6, 60, 50)]
+    // As Start-AbstraktBatch runs under a limit of 20: 10 at once (the plan guide), so the window is seldom known full.
+    [InlineData(1.0, true, 1.3, 60, 10)]
+    [InlineData(2.0, false, 1.3, 200, 10)]
+    [InlineData(5.0, false, 1.3, 60, 10)]
+    [InlineData(5.0, true, 1.3, 200, 10)]
+    public void Gate_ItemsUnderAnUnannouncedWindow_NearTheIdealFromAnyStartPhase(double windowSec, bool sliding, double most, int items, int concurrency)
     {
-        const int items = 60, limit = 20;
+        const int limit = 20;
         var window = TimeSpan.FromSeconds(windowSec);
         var ideal = window * ((items + limit - 1) / limit - 1);
         for (var run = 0; run < 20; run++)
@@ -168,12 +173,12 @@ public sealed class RateGateSimulationTests
             var random = new Random(run);
             var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 28, 12, 0, 0, TimeSpan.Zero) + phase);
 
-            var o = Run(time, new RateGate(time), new WindowServer(limit, window, sliding), items, 50, () => TimeSpan.FromMilliseconds(1 + random.Next(40)));
+            var o = Run(time, new RateGate(time), new WindowServer(limit, window, sliding), items, concurrency, () => TimeSpan.FromMilliseconds(1 + random.Next(40)));
 
             var ratio = o.Elapsed / ideal;
             _output.WriteLine($"start {phase.TotalSeconds:0.000} s: {o.Elapsed.TotalSeconds:0.000} s, ratio {ratio:0.00}, {o.Refused} of {o.Requests} refused");
             Assert.True(ratio <= most, $"started {phase.TotalSeconds:0.000} s in: {ratio:0.00} of the ideal");
-            Assert.True(o.Refused <= 1, $"started {phase.TotalSeconds:0.000} s in: {o.Refused} of {o.Requests} refused");
+            Assert.True(o.Refused <= 0.02 * o.Requests, $"started {phase.TotalSeconds:0.000} s in: {o.Refused} of {o.Requests} refused");
         }
     }
 }

@@ -299,7 +299,7 @@ public sealed class RateGateTests
     }
 
     [Fact]
-    public void Observe_TheGuessRefused_WaitsForTheResetsFromThenOn()
+    public void Observe_TheGuessRefused_WaitsForTheResetsForAWhile()
     {
         var gate = FullUntilAWholeSecondReset();
         _time.Advance(TimeSpan.FromMilliseconds(1050));

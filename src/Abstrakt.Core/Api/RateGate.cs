@@ -105,6 +105,8 @@ namespace Abstrakt.Api
         private Guess _guess;
         private TimeSpan _guessed;
         private long _guessProbe;
+        private int _guessesRefused;
+        private DateTimeOffset _noGuessUntil;
         private DateTimeOffset _pausedUntil;
         private DateTimeOffset _lastShortAt = DateTimeOffset.MinValue;
         private int _waiting;
@@ -158,7 +160,6 @@ namespace Abstrakt.Api
             Untried,
             Probing,
             Confirmed,
-            Refuted,
         }
 
         /// <summary>True while the window's requests are what limits the client (see <see cref="ScarceWith"/>, with nothing queued).</summary>
@@ -498,10 +499,10 @@ namespace Abstrakt.Api
         /// announces a sliding window's slot up to a second after it frees: for a 1 s window, every round then takes
         /// two. So when that second is a large part of the wait, the gate guesses the window is the fewest whole
         /// seconds the answers allow, and sends one request when its own log says the guess frees a slot. Accepted,
-        /// the guess paces from then on by the own log; refused (a 429, whose hint is honoured), the gate never
-        /// guesses again. A fixed window the batch started part-way through looks the same for one window, so the
-        /// guess costs at most one 429 for the client's life. Not with other runners on the key: the own log is
-        /// ours alone.
+        /// the guess paces from then on by the own log; refused (a 429, whose hint is honoured), the gate does not
+        /// guess again for a while (<see cref="Judge"/>). A fixed window the batch started part-way through looks the
+        /// same for one window, so such a window costs one 429 now and then. Not with other runners on the key: the
+        /// own log is ours alone.
         /// </summary>
         private DateTimeOffset EarlySlot(DateTimeOffset now)
         {
@@ -515,7 +516,9 @@ namespace Abstrakt.Api
                 return FreeInOwnLog(now, _guessed);
             }
 
-            if (_guess != Guess.Untried || LearntWindow is not TimeSpan learnt)
+            // Only into a window known full: the server's last word was none left, and nothing sent since is unanswered.
+            // Let into a window that had room, a request proves nothing.
+            if (_guess != Guess.Untried || now < _noGuessUntil || _remaining > 0 || Budget() < 0 || LearntWindow is not TimeSpan learnt)
             {
                 return DateTimeOffset.MaxValue;
             }
@@ -540,22 +543,30 @@ namespace Abstrakt.Api
         /// <summary>
         /// What an answer says of the guess: the request sent on it was let into the same full window (a slot had
         /// freed: the window slides), or any was refused under it. One that found the window moved on (a fixed window
-        /// that reset as it went) or got no answer proves nothing either way.
+        /// that reset as it went) or got no answer proves nothing either way. A refusal (which may be another client's
+        /// traffic on the key as well as a wrong guess) stops guessing for 8 learnt windows, twice as long each time.
         /// </summary>
         private void Judge(RateTicket ticket, RateHeaders? headers, bool movedOn)
         {
+            var refused = headers?.Refused == true;
             if (_guess == Guess.Probing && ticket.Sequence == _guessProbe)
             {
-                _guess = headers switch
-                {
-                    { Refused: true } => Guess.Refuted,
-                    { Remaining: not null } when !movedOn => Guess.Confirmed,
-                    _ => Guess.Untried, // no answer, an answer without a count (a proxy's 502), or a window that moved on
-                };
+                _guess = !refused && headers is { Remaining: not null } && !movedOn ? Guess.Confirmed : Guess.Untried;
             }
-            else if (_guess == Guess.Confirmed && (headers?.Refused == true || _longerThan >= _guessed))
+            else if (_guess == Guess.Confirmed && (refused || _longerThan >= _guessed))
             {
-                _guess = Guess.Refuted;
+                _guess = Guess.Untried;
+            }
+            else
+            {
+                return;
+            }
+
+            if (refused)
+            {
+                var learnt = LearntWindow ?? _guessed;
+                var pause = TimeSpan.FromTicks(learnt.Ticks * (8L << Math.Min(_guessesRefused++, 16)));
+                _noGuessUntil = _time.GetUtcNow() + (pause > MaxWait ? MaxWait : pause);
             }
         }
 
