@@ -357,4 +357,54 @@ public sealed class BatchRunTests : IDisposable
     {
         Assert.Equal("00007-a-prompt", OutputFiles.Stem(new WorkItem(7, "a prompt")));
     }
+
+    /// <summary>Counts the requests on the wire at once.</summary>
+    private sealed class InFlightCounter : DelegatingHandler
+    {
+        private int _now;
+
+        public InFlightCounter() : base(new HttpClientHandler()) { }
+
+        public int Most { get; private set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            lock (this)
+            {
+                Most = Math.Max(Most, ++_now);
+            }
+
+            try
+            {
+                return await base.SendAsync(request, cancellationToken);
+            }
+            finally
+            {
+                lock (this)
+                {
+                    _now--;
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Run_PlanConcurrencyLearntFromTheFirstAnswer_IsNeverExceeded()
+    {
+        // Jobs of 200 ms, so workers overlap; the plan (by the limit the first answer reports) allows 2 at once.
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, FixedLatency = TimeSpan.FromMilliseconds(200), Tier = SandboxTier.Unlimited, RequestsPerWindow = 1000 });
+        var counter = new InFlightCounter();
+        using var client = new AbstraktClient(new AbstraktClientOptions { Endpoint = sandbox.Uri, ApiKey = sandbox.ApiKey, Handler = counter });
+        var options = new BatchOptions { ThrottleLimit = 8, ConcurrencyForLimit = limit => limit == 1000 ? 2 : null };
+
+        var events = new List<BatchEvent>();
+        await foreach (var e in BatchRun.RunAsync(client, options, Enumerable.Range(1, 12).Select(i => new WorkItem(i, "planned " + i))))
+        {
+            events.Add(e);
+        }
+
+        Assert.Equal(12, events.OfType<ItemCompleted>().Count());
+        Assert.InRange(counter.Most, 1, 2);
+        Assert.Contains(events.OfType<BatchNote>(), n => n.Message.Contains("at most 2 at once", StringComparison.Ordinal));
+    }
 }

@@ -341,6 +341,19 @@ Describe 'Start-AbstraktSandbox' {
         }
         finally { $script:sandbox = $sb }
     }
+
+    It 'plays a limit of its own with -RequestsPerWindow; a batch larger than the window sends no poll and few 429s' {
+        $strict = Start-AbstraktSandbox -RequestsPerWindow 20 -RateWindowSec 1 -LatencyScale 0 -IgnoreIdempotencyKey
+        try {
+            $results = 1..60 | ForEach-Object { "limited $_" } | Start-AbstraktBatch -ThrottleLimit 50
+            $stats = Get-SandboxStats $strict
+            @($results | Where-Object Status -EQ 'Completed').Count | Should -Be 60
+            $stats.rate_limited | Should -BeLessOrEqual (0.02 * $stats.requests_total)
+            # One create per item, each waiting for its result; the batch's look at the plan's limit adds one.
+            $stats.requests_total - $stats.rate_limited | Should -BeLessOrEqual 61
+        }
+        finally { $script:sandbox = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited }
+    }
 }
 
 Describe 'Start-AbstraktSandbox on a busy port' {

@@ -460,8 +460,14 @@ Describe 'Package and plans' {
             $messages = 1..6 | ForEach-Object { "p $_" } | Start-AbstraktBatch -ThrottleLimit 8 -Verbose 4>&1 |
                 Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message
             $messages | Should -Contain ($messages | Where-Object { $_ -match 'limit of 10 requests per window: at most 2 at once' })
-            ($messages | Where-Object { $_ -match '^Batch started on .* with (\d+) at a time' }) | Should -Not -BeNullOrEmpty
-            $Matches[1] | Should -Be '2'
+        }
+
+        It 'learns the plan from the first create''s answer, with no request of its own in the plan''s small window' {
+            $fresh = Start-AbstraktSandbox -LatencyScale 0 -Tier Free -TimeScale 0.01
+            $messages = 'only one' | Start-AbstraktBatch -ThrottleLimit 8 -Verbose 4>&1 |
+                Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message
+            (Invoke-RestMethod "$($fresh.Uri)_sandbox/stats").requests_total | Should -Be 1 -Because 'the one create, which waits for its result before any answer has told the limit'
+            $messages | Should -Contain ($messages | Where-Object { $_ -match 'limit of 10 requests per window: at most 2 at once' })
         }
     }
 }

@@ -88,6 +88,7 @@ namespace Abstrakt.Api
         /// <summary>When recent requests were answered: by then the server had counted them (the own log).</summary>
         private readonly Queue<DateTimeOffset> _counted = new Queue<DateTimeOffset>();
         private TaskCompletionSource<bool> _changed = NewSignal();
+        private readonly TaskCompletionSource<bool> _limitLearnt = NewSignal();
         private long _sent;
         private int _seedLeft;
         private int? _limit;
@@ -122,6 +123,12 @@ namespace Abstrakt.Api
 
         /// <summary>A budget shared with other runners on the same key, while a shared batch runs; null otherwise.</summary>
         public ISharedRateBudget? Shared { get; set; }
+
+        /// <summary>Ends when an answer first tells the limit (it may never).</summary>
+        public Task LimitLearnt => _limitLearnt.Task;
+
+        /// <summary>Before any answer, another request goes when none has answered for this long.</summary>
+        internal static TimeSpan FirstAnswerWait => FirstAnswerPatience;
 
         /// <summary>Requests now waiting on the rate limit.</summary>
         public int Waiting => Volatile.Read(ref _waiting);
@@ -331,6 +338,7 @@ namespace Abstrakt.Api
             if (h.Limit is int limit && limit > 0)
             {
                 _limit = Math.Min(limit, MaxLimit);
+                _limitLearnt.TrySetResult(true);
             }
 
             if (h.Remaining is not int remaining || h.Reset is not DateTimeOffset announced)

@@ -67,6 +67,13 @@ namespace Abstrakt.Engine
         /// <summary>The plan's concurrent-job limit, when known; the engine never runs more at once.</summary>
         public int? PlanConcurrency { get; set; }
 
+        /// <summary>
+        /// When <see cref="PlanConcurrency"/> is not known: the concurrency for the requests-per-window limit the first
+        /// answer will report (the service's batching guide), or null for none. Until that answer only one item starts
+        /// (the rate gate lets one request through before it anyway), so learning the plan costs no request of its own.
+        /// </summary>
+        public Func<int, int?>? ConcurrencyForLimit { get; set; }
+
         /// <summary>First retry delay; later ones grow exponentially, with jitter.</summary>
         /// <value>The default value is 1 second.</value>
         public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);

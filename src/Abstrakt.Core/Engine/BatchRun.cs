@@ -28,6 +28,8 @@ namespace Abstrakt.Engine
         private readonly ItemRunner _items;
         private readonly BatchCounters _counters;
         private BatchFatalException? _fatal;
+        private volatile bool _inputComplete;
+        private int _planNoted;
 
         private BatchRun(AbstraktClient client, BatchOptions options, CancellationToken cancellationToken)
         {
@@ -47,15 +49,15 @@ namespace Abstrakt.Engine
                 client.Gate.Shared = _budget;
             }
 
-            _items = new ItemRunner(client, options, _store, outputs, Note, _consumerGone.Token, () => _input.Reader.CanCount ? _input.Reader.Count : 0);
+            _items = new ItemRunner(client, options, _store, outputs, Note, _consumerGone.Token, Queued);
             _counters = new BatchCounters(options.Time);
 
-            var workers = Enumerable.Range(0, Concurrency).Select(_ => Task.Run(WorkerAsync)).ToArray();
+            var workers = Enumerable.Range(0, Concurrency).Select(index => Task.Run(() => WorkerAsync(index))).ToArray();
             var ticker = Task.Run(TickAsync);
             Completion = FinishAsync(workers, ticker);
         }
 
-        /// <summary>How many items run at once: ThrottleLimit, capped by the plan's concurrency.</summary>
+        /// <summary>How many items run at once at most: ThrottleLimit, capped by the plan's concurrency when known at the start (else when the first answer tells it).</summary>
         public int Concurrency { get; }
 
         /// <summary>Results, failures, notes and progress, as they happen. Completes when the batch ends.</summary>
@@ -150,6 +152,7 @@ namespace Abstrakt.Engine
         /// <summary>Says that no more items will come; the batch ends when the queued ones are done.</summary>
         public void CompleteInput()
         {
+            _inputComplete = true;
             _counters.InputComplete();
             _input.Writer.TryComplete();
         }
@@ -182,12 +185,21 @@ namespace Abstrakt.Engine
         }
 
         // One loop per worker, one async state machine per item (ItemRunner's): reporting lives here, not in another layer.
-        private async Task WorkerAsync()
+        private async Task WorkerAsync(int index)
         {
             var token = _cts.Token;
             try
             {
-                while (!token.IsCancellationRequested && await _store.NextAsync(_input.Reader, token).ConfigureAwait(false) is { } work)
+                if (index > 0 && _options.ConcurrencyForLimit is not null && _options.PlanConcurrency is null && _client.RateLimit is null)
+                {
+                    // The plan is learnt from the first answer: until then one item runs (or another each time the
+                    // gate would let one more through without an answer).
+                    using var patience = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    await Task.WhenAny(_client.Gate.LimitLearnt, _options.Time.Delay(TimeSpan.FromTicks(RateGate.FirstAnswerWait.Ticks * index), patience.Token)).ConfigureAwait(false);
+                    patience.Cancel();
+                }
+
+                while (!token.IsCancellationRequested && WithinPlan(index) && await _store.NextAsync(_input.Reader, token).ConfigureAwait(false) is { } work)
                 {
                     _counters.Started();
                     try
@@ -220,6 +232,29 @@ namespace Abstrakt.Engine
                 FailUnexpected(ex);
             }
         }
+
+        /// <summary>Whether the worker with this index runs, under the plan's concurrency learnt from the answers (it only lowers).</summary>
+        private bool WithinPlan(int index)
+        {
+            if (_options.ConcurrencyForLimit is not { } forLimit || _options.PlanConcurrency is not null || _client.RateLimit is not int limit ||
+                forLimit(limit) is not int cap || cap >= Concurrency)
+            {
+                return true;
+            }
+
+            if (Interlocked.Exchange(ref _planNoted, 1) == 0)
+            {
+                _events.Writer.TryWrite(new BatchNote { Message = $"The service reports a limit of {limit} requests per window: at most {cap} at once, as its batching guide recommends for that plan." });
+            }
+
+            return index < cap;
+        }
+
+        /// <summary>
+        /// Items that will soon want a request: those queued, and while more may come (a pipeline still feeding the
+        /// batch), a round of workers' worth. A batch larger than the window is then short of requests from its first.
+        /// </summary>
+        private int Queued() => (_input.Reader.CanCount ? _input.Reader.Count : 0) + (_inputComplete ? 0 : Concurrency);
 
         private void FailUnexpected(Exception ex) =>
             Fail(new BatchFatalException("The batch stopped on an unexpected error: " + ex.Message, new AbstraktApiException(ErrorCodes.Unexpected, ex.Message, null, null, ex)));

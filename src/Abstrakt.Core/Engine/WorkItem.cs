@@ -152,6 +152,13 @@ namespace Abstrakt.Engine
         public string Message { get; init; } = string.Empty;
     }
 
+    /// <summary>Something the batch as a whole learnt (for -Verbose): the plan's concurrency, say.</summary>
+    public sealed class BatchNote : BatchEvent
+    {
+        /// <summary>What happened.</summary>
+        public string Message { get; init; } = string.Empty;
+    }
+
     /// <summary>A snapshot of the whole batch.</summary>
     public sealed class BatchProgress : BatchEvent
     {

@@ -98,14 +98,11 @@ namespace Abstrakt.PowerShell.Commands
                 TraceRequests = VerboseWanted(),
             };
             Configure(options, connection);
-            // Only worth a request when the plan could lower the concurrency (the guide's smallest is 2).
-            var planned = options.PlanConcurrency is null && options.ThrottleLimit > 2 && (connection.Client.ObservedRateLimit ?? LearnRateLimit(connection.Client)) is int limit
-                ? PlanGuidance.ConcurrencyFor(limit)
-                : null;
-            if (planned is int recommended)
+            // The plan's concurrency (the guide's smallest is 2), from the limit the first answer reports: no request
+            // of its own, which under a small limit would take a slot of the batch's first window.
+            if (options.PlanConcurrency is null && options.ThrottleLimit > 2)
             {
-                options.PlanConcurrency = recommended;
-                WriteVerbose($"The service reports a limit of {connection.Client.ObservedRateLimit} requests per window: at most {recommended} at once, as its batching guide recommends for that plan.");
+                options.ConcurrencyForLimit = PlanGuidance.ConcurrencyFor;
             }
 
             try
@@ -146,22 +143,6 @@ namespace Abstrakt.PowerShell.Commands
                 WriteWarning($"Nothing to resume: the {_run.StoreDescription} was missing or empty. The batch starts from the beginning.");
             }
             _progressClock.Start();
-        }
-
-        /// <summary>Asks the service once for its plan limit (X-RateLimit-Limit), when no response has told the client yet.</summary>
-        /// <returns>The limit, or null when the service does not say or the request failed (the batch then reports why).</returns>
-        private int? LearnRateLimit(AbstraktClient client)
-        {
-            try
-            {
-                ConnectionCheck.RunAsync(client, _stop.Token).Wait(_stop.Token);
-            }
-            catch (Exception ex) when (ex is AggregateException or OperationCanceledException)
-            {
-                WriteVerbose("Could not read the plan's limits before the batch: " + ex.GetBaseException().Message);
-            }
-
-            return client.ObservedRateLimit;
         }
 
         /// <summary>True when verbose output would be shown (-Verbose, or $VerbosePreference), so request tracing costs nothing otherwise.</summary>
@@ -368,6 +349,9 @@ namespace Abstrakt.PowerShell.Commands
                         break;
                     case ItemNote note:
                         WriteVerbose($"[{note.Item.Index}] {note.Message}");
+                        break;
+                    case BatchNote note:
+                        WriteVerbose(note.Message);
                         break;
                     case BatchProgress progress:
                         WriteBatchProgress(progress);

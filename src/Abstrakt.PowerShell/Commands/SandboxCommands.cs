@@ -22,6 +22,11 @@ namespace Abstrakt.PowerShell.Commands
         [ValidateRange(0.0, 100.0)]
         public double LatencyScale { get; set; } = 1;
 
+        /// <summary>Requests per rate-limit window, in place of the plan's; the plan still sets concurrency and credits.</summary>
+        [Parameter]
+        [ValidateRange(1, 100000)]
+        public int RequestsPerWindow { get; set; }
+
         /// <summary>The rate-limit window in seconds (before -TimeScale); the plan's limit applies per window.</summary>
         [Parameter]
         [ValidateRange(0.001, 86400.0)]
@@ -97,6 +102,7 @@ namespace Abstrakt.PowerShell.Commands
             SandboxServer.Start(new SandboxOptions
             {
                 Tier = Tier,
+                RequestsPerWindow = MyInvocation.BoundParameters.ContainsKey(nameof(RequestsPerWindow)) ? RequestsPerWindow : null,
                 LatencyScale = LatencyScale,
                 TimeScale = TimeScale,
                 RateWindow = TimeSpan.FromSeconds(RateWindowSec),
