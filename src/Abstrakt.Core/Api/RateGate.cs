@@ -88,7 +88,7 @@ namespace Abstrakt.Api
         /// <summary>When recent requests were answered: by then the server had counted them (the own log).</summary>
         private readonly Queue<DateTimeOffset> _counted = new Queue<DateTimeOffset>();
         private TaskCompletionSource<bool> _changed = NewSignal();
-        private readonly TaskCompletionSource<bool> _limitLearnt = NewSignal();
+        private readonly TaskCompletionSource<bool> _firstOver = NewSignal();
         private long _sent;
         private int _seedLeft;
         private int? _limit;
@@ -124,8 +124,8 @@ namespace Abstrakt.Api
         /// <summary>A budget shared with other runners on the same key, while a shared batch runs; null otherwise.</summary>
         public ISharedRateBudget? Shared { get; set; }
 
-        /// <summary>Ends when an answer first tells the limit (it may never).</summary>
-        public Task LimitLearnt => _limitLearnt.Task;
+        /// <summary>Ends when the first request is over, answered (with or without a limit) or not: what it could tell is known.</summary>
+        public Task FirstRequestOver => _firstOver.Task;
 
         /// <summary>Before any answer, another request goes when none has answered for this long.</summary>
         internal static TimeSpan FirstAnswerWait => FirstAnswerPatience;
@@ -295,6 +295,7 @@ namespace Abstrakt.Api
 
                 var movedOn = headers is RateHeaders h && Learn(ticket, h);
                 Judge(ticket, headers, movedOn);
+                _firstOver.TrySetResult(true);
 
                 Signal();
             }
@@ -338,7 +339,6 @@ namespace Abstrakt.Api
             if (h.Limit is int limit && limit > 0)
             {
                 _limit = Math.Min(limit, MaxLimit);
-                _limitLearnt.TrySetResult(true);
             }
 
             if (h.Remaining is not int remaining || h.Reset is not DateTimeOffset announced)

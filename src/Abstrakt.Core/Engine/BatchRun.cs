@@ -195,7 +195,7 @@ namespace Abstrakt.Engine
                     // The plan is learnt from the first answer: until then one item runs (or another each time the
                     // gate would let one more through without an answer).
                     using var patience = CancellationTokenSource.CreateLinkedTokenSource(token);
-                    await Task.WhenAny(_client.Gate.LimitLearnt, _options.Time.Delay(TimeSpan.FromTicks(RateGate.FirstAnswerWait.Ticks * index), patience.Token)).ConfigureAwait(false);
+                    await Task.WhenAny(_client.Gate.FirstRequestOver, _options.Time.Delay(TimeSpan.FromTicks(RateGate.FirstAnswerWait.Ticks * index), patience.Token)).ConfigureAwait(false);
                     patience.Cancel();
                 }
 
