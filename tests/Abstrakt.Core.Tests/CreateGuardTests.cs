@@ -13,15 +13,17 @@ public sealed class CreateGuardTests
 
     private CreateGuard NewGuard() => new(_stop.Token, _consumerGone.Token, Grace, _time);
 
-    [Fact]
-    public void Stop_BeforeTheCreateIsSent_AbortsItAndNothingIsSent()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void BeforeTheCreateIsSent_AStopOrTheConsumersGoing_AbortsItAndNothingIsSent(bool consumerGone)
     {
         using var guard = NewGuard();
 
-        _stop.Cancel();
+        (consumerGone ? _consumerGone : _stop).Cancel();
 
         Assert.True(guard.Token.IsCancellationRequested);
-        Assert.Throws<OperationCanceledException>(() => guard.Sending(waitsForResult: false));
+        Assert.Throws<OperationCanceledException>(() => guard.Sending(waitsForResult: true));
     }
 
     [Fact]
@@ -66,16 +68,5 @@ public sealed class CreateGuardTests
         _time.Advance(TimeSpan.FromTicks(1));
 
         Assert.True(guard.Token.IsCancellationRequested);
-    }
-
-    [Fact]
-    public void ConsumerGone_BeforeTheCreateIsSent_AbortsItAndNothingIsSent()
-    {
-        using var guard = NewGuard();
-
-        _consumerGone.Cancel();
-
-        Assert.True(guard.Token.IsCancellationRequested);
-        Assert.Throws<OperationCanceledException>(() => guard.Sending(waitsForResult: true));
     }
 }
