@@ -252,9 +252,9 @@ namespace Abstrakt.Engine
 
         /// <summary>
         /// Items that will soon want a request: those queued, and while more may come (a pipeline still feeding the
-        /// batch), a round of workers' worth. A batch larger than the window is then short of requests from its first.
+        /// batch), a full input's worth. A batch larger than the window is then short of requests from its first.
         /// </summary>
-        private int Queued() => (_input.Reader.CanCount ? _input.Reader.Count : 0) + (_inputComplete ? 0 : Concurrency);
+        private int Queued() => (_input.Reader.CanCount ? _input.Reader.Count : 0) + (_inputComplete ? 0 : 2 * Concurrency);
 
         private void FailUnexpected(Exception ex) =>
             Fail(new BatchFatalException("The batch stopped on an unexpected error: " + ex.Message, new AbstraktApiException(ErrorCodes.Unexpected, ex.Message, null, null, ex)));
