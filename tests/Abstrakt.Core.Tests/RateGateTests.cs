@@ -285,6 +285,34 @@ public sealed class RateGateTests
     }
 
     [Fact]
+    public void Observe_AnAnswerWhoseWindowMovedWhileItWasOut_IsAMovedWindowNotItsStaleCount()
+    {
+        // A create that waited 3 s for its result, answered with the count of a window that reset 1 s ago: what is
+        // left is what the own log proves (both requests out of the learnt 2 s window: two free), then one probe.
+        var gate = AfterProbe(3, 2, TimeSpan.FromSeconds(2));
+        var slow = Turn(gate)!.Value;
+        var reset = _time.GetUtcNow() + TimeSpan.FromSeconds(2);
+        _time.Advance(TimeSpan.FromSeconds(3));
+
+        gate.Observe(slow, new RateHeaders(3, 1, reset));
+
+        Assert.Equal(3, Turns(gate, 10));
+    }
+
+    [Fact]
+    public void WaitTurn_TheResetPassesWhileTheGuessIsOut_NoSecondProbe()
+    {
+        // The guess took the slot that freed; a create waiting seconds for its result has not answered yet.
+        var gate = FullUntilAWholeSecondReset();
+        _time.Advance(TimeSpan.FromMilliseconds(1050));
+        Assert.NotNull(Turn(gate));
+
+        _time.Advance(TimeSpan.FromMilliseconds(650)); // at the reset, 12:00:02, before the own log frees the first two
+
+        Assert.Null(Turn(gate));
+    }
+
+    [Fact]
     public void Observe_TheGuessLetIntoTheFullWindow_PacesByTheGuessedSecondFromThen()
     {
         var gate = FullUntilAWholeSecondReset();

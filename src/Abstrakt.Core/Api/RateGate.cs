@@ -349,6 +349,22 @@ namespace Abstrakt.Api
             }
 
             var now = _time.GetUtcNow();
+            if (announced <= now && announced > ticket.SentAt)
+            {
+                // The window moved while this request was out (a create that waited seconds for its result): its count
+                // is of a window gone, and spending it refuses a burst. Only that the window moved is news; what came
+                // back, the probe or the own log will tell.
+                if (!_known || announced > _announced + SameReset)
+                {
+                    _known = true;
+                    _announced = announced;
+                    _resetAt = announced;
+                    _remaining = 0;
+                }
+
+                return true;
+            }
+
             var reset = announced > now + MaxWait ? now + MaxWait : announced < now + MinResetAhead ? now + MinResetAhead : announced;
             remaining = Math.Min(Math.Max(0, remaining), _limit ?? MaxLimit);
             // A window is known by the reset announced for it: one answered just before that reset (so waited for at
@@ -458,7 +474,9 @@ namespace Abstrakt.Api
             // The window has moved since the last answer: what came back is unknown. Other runners' requests are not in
             // our own log, so with them only the probe's answer tells.
             var freeAt = Shared is not null ? DateTimeOffset.MaxValue : FreeInOwnLog(now, _guess == Guess.Confirmed ? _guessed : LearntWindow);
-            if (freeAt <= now || _probe == 0)
+            // A guess still out is a probe too: it took what freed before the reset (found by a user's try: the probe
+            // after it, with creates waiting seconds for their result, was refused).
+            if (freeAt <= now || (_probe == 0 && _guess != Guess.Probing))
             {
                 // Free by our own log, or the probe whose answer will tell.
                 _probe = freeAt <= now ? _probe : _sent + 1;
