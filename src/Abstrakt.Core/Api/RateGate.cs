@@ -78,7 +78,7 @@ namespace Abstrakt.Api
         private const int MaxLimit = 100_000;
 
         /// <summary>Before any answer, one request at a time, and one more when none has answered for this long.</summary>
-        private static readonly TimeSpan FirstAnswerPatience = TimeSpan.FromSeconds(2);
+        internal static readonly TimeSpan FirstAnswerPatience = TimeSpan.FromSeconds(2);
 
         /// <summary>A waiter re-checks at least this often, whatever it waits for.</summary>
         private static readonly TimeSpan MaxNap = TimeSpan.FromSeconds(1);
@@ -126,9 +126,6 @@ namespace Abstrakt.Api
 
         /// <summary>Ends when the first request is over, answered (with or without a limit) or not: what it could tell is known.</summary>
         public Task FirstRequestOver => _firstOver.Task;
-
-        /// <summary>Before any answer, another request goes when none has answered for this long.</summary>
-        internal static TimeSpan FirstAnswerWait => FirstAnswerPatience;
 
         /// <summary>Requests now waiting on the rate limit.</summary>
         public int Waiting => Volatile.Read(ref _waiting);

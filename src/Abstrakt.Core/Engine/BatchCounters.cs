@@ -26,6 +26,9 @@ namespace Abstrakt.Engine
         /// <summary>No more items will come: the total is what was accepted.</summary>
         public void InputComplete() => _inputComplete = true;
 
+        /// <summary>Whether the input has ended (no more items will come).</summary>
+        public bool InputEnded => _inputComplete;
+
         /// <summary>A worker took an item.</summary>
         public void Started() => Interlocked.Increment(ref _inFlight);
 

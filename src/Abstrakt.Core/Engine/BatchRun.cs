@@ -28,7 +28,6 @@ namespace Abstrakt.Engine
         private readonly ItemRunner _items;
         private readonly BatchCounters _counters;
         private BatchFatalException? _fatal;
-        private volatile bool _inputComplete;
         private int _planNoted;
 
         private BatchRun(AbstraktClient client, BatchOptions options, CancellationToken cancellationToken)
@@ -57,7 +56,7 @@ namespace Abstrakt.Engine
             Completion = FinishAsync(workers, ticker);
         }
 
-        /// <summary>How many items run at once at most: ThrottleLimit, capped by the plan's concurrency when known at the start (else when the first answer tells it).</summary>
+        /// <summary>How many workers the batch starts: ThrottleLimit, capped by the plan's concurrency when known at the start; a plan learnt from the first answer stops the workers beyond it (see <see cref="WithinPlan"/>).</summary>
         public int Concurrency { get; }
 
         /// <summary>Results, failures, notes and progress, as they happen. Completes when the batch ends.</summary>
@@ -152,7 +151,6 @@ namespace Abstrakt.Engine
         /// <summary>Says that no more items will come; the batch ends when the queued ones are done.</summary>
         public void CompleteInput()
         {
-            _inputComplete = true;
             _counters.InputComplete();
             _input.Writer.TryComplete();
         }
@@ -190,12 +188,12 @@ namespace Abstrakt.Engine
             var token = _cts.Token;
             try
             {
-                if (index > 0 && _options.ConcurrencyForLimit is not null && _options.PlanConcurrency is null && _client.RateLimit is null)
+                if (index > 0 && LearnsPlan && _client.RateLimit is null)
                 {
                     // The plan is learnt from the first answer: until then one item runs (or another each time the
                     // gate would let one more through without an answer).
                     using var patience = CancellationTokenSource.CreateLinkedTokenSource(token);
-                    await Task.WhenAny(_client.Gate.FirstRequestOver, _options.Time.Delay(TimeSpan.FromTicks(RateGate.FirstAnswerWait.Ticks * index), patience.Token)).ConfigureAwait(false);
+                    await Task.WhenAny(_client.Gate.FirstRequestOver, _options.Time.Delay(TimeSpan.FromTicks(RateGate.FirstAnswerPatience.Ticks * index), patience.Token)).ConfigureAwait(false);
                     patience.Cancel();
                 }
 
@@ -233,11 +231,13 @@ namespace Abstrakt.Engine
             }
         }
 
+        /// <summary>Whether the plan's concurrency is to be learnt from the answers (not known when the batch started).</summary>
+        private bool LearnsPlan => _options.ConcurrencyForLimit is not null && _options.PlanConcurrency is null;
+
         /// <summary>Whether the worker with this index runs, under the plan's concurrency learnt from the answers (it only lowers).</summary>
         private bool WithinPlan(int index)
         {
-            if (_options.ConcurrencyForLimit is not { } forLimit || _options.PlanConcurrency is not null || _client.RateLimit is not int limit ||
-                forLimit(limit) is not int cap || cap >= Concurrency)
+            if (!LearnsPlan || _client.RateLimit is not int limit || _options.ConcurrencyForLimit!(limit) is not int cap || cap >= Concurrency)
             {
                 return true;
             }
@@ -254,7 +254,7 @@ namespace Abstrakt.Engine
         /// Items that will soon want a request: those queued, and while more may come (a pipeline still feeding the
         /// batch), a full input's worth. A batch larger than the window is then short of requests from its first.
         /// </summary>
-        private int Queued() => (_input.Reader.CanCount ? _input.Reader.Count : 0) + (_inputComplete ? 0 : 2 * Concurrency);
+        private int Queued() => (_input.Reader.CanCount ? _input.Reader.Count : 0) + (_counters.InputEnded ? 0 : 2 * Concurrency);
 
         private void FailUnexpected(Exception ex) =>
             Fail(new BatchFatalException("The batch stopped on an unexpected error: " + ex.Message, new AbstraktApiException(ErrorCodes.Unexpected, ex.Message, null, null, ex)));
