@@ -72,14 +72,18 @@ public sealed class RateGateSimulationTests
         }
     }
 
+    /// <summary>GATE_TRACE=1 writes every send and count to the test output: how a pacing fault is found.</summary>
+    private static bool Trace => Environment.GetEnvironmentVariable("GATE_TRACE") == "1";
+
     private sealed record Outcome(TimeSpan Elapsed, int Requests, int Refused);
 
     /// <summary>
     /// Runs <paramref name="items"/> requests through <paramref name="gate"/>, at most <paramref name="concurrency"/> at a
-    /// time, each taking <paramref name="toServer"/> to arrive and as long again to be answered; a refused one pauses the
+    /// time, each taking <paramref name="toServer"/> to arrive and as long again to be answered, after
+    /// <paramref name="jobTime"/> when it is let in (a create that waits for its result); a refused one pauses the
     /// gate by its hint (as the client does) and is sent again.
     /// </summary>
-    private Outcome Run(FakeTimeProvider time, RateGate gate, WindowServer server, int items, int concurrency, Func<TimeSpan> toServer)
+    private Outcome Run(FakeTimeProvider time, RateGate gate, WindowServer server, int items, int concurrency, Func<TimeSpan> toServer, Func<TimeSpan>? jobTime = null)
     {
         var start = time.GetUtcNow();
         var events = new PriorityQueue<Action, DateTimeOffset>();
@@ -99,9 +103,19 @@ public sealed class RateGateSimulationTests
                 left--;
                 inFlight++;
                 requests++;
+                if (Trace)
+                {
+                    _output.WriteLine($"  send {(now - start).TotalSeconds:0.000} #{ticket.Sequence}");
+                }
+
                 events.Enqueue(() =>
                 {
                     var (headers, retryAfter) = server.Count(time.GetUtcNow());
+                    if (Trace)
+                    {
+                        _output.WriteLine($"  count {(time.GetUtcNow() - start).TotalSeconds:0.000} #{ticket.Sequence} rem {headers.Remaining} reset {(headers.Reset!.Value - start).TotalSeconds:0.000}{(retryAfter is null ? "" : " REFUSED")}");
+                    }
+
                     events.Enqueue(() =>
                     {
                         inFlight--;
@@ -117,7 +131,7 @@ public sealed class RateGateSimulationTests
                             done++;
                             last = time.GetUtcNow();
                         }
-                    }, time.GetUtcNow() + toServer());
+                    }, time.GetUtcNow() + (retryAfter is null && jobTime is not null ? jobTime() : TimeSpan.Zero) + toServer());
                 }, now + toServer());
             }
 
@@ -162,23 +176,52 @@ public sealed class RateGateSimulationTests
     [InlineData(5.0, false, 1.3, 60, 10)]
     [InlineData(5.0, true, 1.3, 200, 10)]
     public void Gate_ItemsUnderAnUnannouncedWindow_NearTheIdealFromAnyStartPhase(double windowSec, bool sliding, double most, int items, int concurrency)
+        => RunPhases(windowSec, sliding, most, items, concurrency, null);
+
+    /// <summary>
+    /// Creates that wait for their result, as at the sandbox's default latency (found by a user's try, where 10 creates
+    /// were let into a full 5 s sliding window at once): each answer comes 1.2 s after the server counted its request.
+    /// At most 2% refused, as without the wait. The ideal holds the first answer's wait (one request goes before any
+    /// answer) and the last round's job, or is the concurrency's where that binds. Within 1.5 of it: a probe after a
+    /// reset is answered a job later, and the rounds of a sliding window stretch by that (docs/benchmarks.md).
+    /// </summary>
+    [Theory]
+    [InlineData(5.0, true, 60, 50)]
+    [InlineData(5.0, false, 60, 50)]
+    [InlineData(5.0, true, 60, 10)]
+    [InlineData(5.0, false, 60, 10)]
+    [InlineData(1.0, true, 60, 10)]
+    [InlineData(60.0, true, 60, 10)]
+    public void Gate_CreatesThatWaitForTheirResult_FewRefusedFromAnyStartPhase(double windowSec, bool sliding, int items, int concurrency)
+        => RunPhases(windowSec, sliding, 1.5, items, concurrency, TimeSpan.FromSeconds(1.2));
+
+    private void RunPhases(double windowSec, bool sliding, double most, int items, int concurrency, TimeSpan? job)
     {
         const int limit = 20;
         var window = TimeSpan.FromSeconds(windowSec);
-        var ideal = window * ((items + limit - 1) / limit - 1);
+        var jobs = job ?? TimeSpan.Zero;
+        var byWindow = window * ((items + limit - 1) / limit - 1) + 2 * jobs;
+        var byConcurrency = jobs * (1 + (items - 1 + concurrency - 1) / concurrency);
+        var ideal = byWindow > byConcurrency ? byWindow : byConcurrency;
+        var failures = new List<string>();
         for (var run = 0; run < 20; run++)
         {
             // Start phases spread over the window and over the second, where a whole-second Reset rounds.
             var phase = TimeSpan.FromMilliseconds(run * (windowSec * 50 + 37) + 7);
             var random = new Random(run);
             var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 28, 12, 0, 0, TimeSpan.Zero) + phase);
+            Func<TimeSpan>? jobTime = job is TimeSpan j ? () => j + TimeSpan.FromMilliseconds(random.Next(20)) : null;
 
-            var o = Run(time, new RateGate(time), new WindowServer(limit, window, sliding), items, concurrency, () => TimeSpan.FromMilliseconds(1 + random.Next(40)));
+            var o = Run(time, new RateGate(time), new WindowServer(limit, window, sliding), items, concurrency, () => TimeSpan.FromMilliseconds(1 + random.Next(40)), jobTime);
 
             var ratio = o.Elapsed / ideal;
             _output.WriteLine($"start {phase.TotalSeconds:0.000} s: {o.Elapsed.TotalSeconds:0.000} s, ratio {ratio:0.00}, {o.Refused} of {o.Requests} refused");
-            Assert.True(ratio <= most, $"started {phase.TotalSeconds:0.000} s in: {ratio:0.00} of the ideal");
-            Assert.True(o.Refused <= 0.02 * o.Requests, $"started {phase.TotalSeconds:0.000} s in: {o.Refused} of {o.Requests} refused");
+            if (ratio > most || o.Refused > 0.02 * o.Requests)
+            {
+                failures.Add($"started {phase.TotalSeconds:0.000} s in: {ratio:0.00} of the ideal, {o.Refused} of {o.Requests} refused");
+            }
         }
+
+        Assert.Empty(failures);
     }
 }

@@ -92,8 +92,8 @@ namespace Abstrakt.Api
         private long _sent;
         private int _seedLeft;
         private int? _limit;
-        private TimeSpan? _window;
-        private TimeSpan? _lastStateWindow;
+        /// <summary>The longest Reset less send time answered: never shorter than the window (see <see cref="Learn"/>).</summary>
+        private TimeSpan? _learntWindow;
         private readonly Dictionary<long, DateTimeOffset> _unanswered = new Dictionary<long, DateTimeOffset>();
         private bool _known;
         private bool _unannounced;
@@ -153,7 +153,7 @@ namespace Abstrakt.Api
             {
                 lock (_lock)
                 {
-                    return _guess == Guess.Confirmed ? _guessed : LearntWindow;
+                    return _guess == Guess.Confirmed ? _guessed : _learntWindow;
                 }
             }
         }
@@ -189,7 +189,7 @@ namespace Abstrakt.Api
                 }
 
                 var now = _time.GetUtcNow();
-                var recently = LearntWindow ?? TimeSpan.FromMinutes(1);
+                var recently = _learntWindow ?? TimeSpan.FromMinutes(1);
                 return now - _lastShortAt < recently + Margin(recently) || Budget() < Volatile.Read(ref _waiting) + (long)queued;
             }
         }
@@ -370,14 +370,10 @@ namespace Abstrakt.Api
             var movedOn = !_known || announced > _announced + SameReset || (announced < now && reset > _resetAt + SameReset);
             if (movedOn)
             {
-                // A later state of the window. The learnt window spans this state and the last, so one slow answer
-                // (the first, with connection set-up) does not stretch it for good.
                 _known = true;
                 _announced = announced;
                 _resetAt = reset;
                 _remaining = remaining;
-                _lastStateWindow = _window;
-                _window = null;
             }
             else if (announced >= _announced - SameReset && remaining < _remaining)
             {
@@ -392,12 +388,15 @@ namespace Abstrakt.Api
                 _longerThan = reset - TimeSpan.FromSeconds(1) - now;
             }
 
-            // The server counted this request before its reset: the window is at most reset less send time, rounding
-            // aside, and that much for the request that opened it. A clamped reset says nothing about it.
+            // For the request that opened a window (the first ever, a probe after a reset), reset less send time is the
+            // window at least; for any other it may be far less (a sliding window frees the oldest slot, counted long
+            // before). So the learnt window is the longest seen, and never forgets it: one learnt from the last few
+            // answers only, under creates that wait seconds for their result, shrank to 3 s of a 5 s sliding window
+            // and the own log released a burst into it (found by a user's try). A clamped reset says nothing about it.
             var sinceSent = reset - ticket.SentAt;
-            if (reset == announced && announced >= _announced - SameReset && (_window is null || sinceSent > _window))
+            if (reset == announced && (_learntWindow is null || sinceSent > _learntWindow))
             {
-                _window = sinceSent;
+                _learntWindow = sinceSent;
             }
 
             return movedOn;
@@ -409,7 +408,7 @@ namespace Abstrakt.Api
         /// </summary>
         private long Budget()
         {
-            var windowStart = LearntWindow is TimeSpan window ? _resetAt - window - Margin(window) : DateTimeOffset.MinValue;
+            var windowStart = _learntWindow is TimeSpan window ? _resetAt - window - Margin(window) : DateTimeOffset.MinValue;
             var unanswered = 0;
             foreach (var sentAt in _unanswered.Values)
             {
@@ -418,8 +417,6 @@ namespace Abstrakt.Api
 
             return _remaining - unanswered;
         }
-
-        private TimeSpan? LearntWindow => _lastStateWindow is null || _window > _lastStateWindow ? _window ?? _lastStateWindow : _lastStateWindow;
 
         private static TimeSpan Margin(TimeSpan window) => TimeSpan.FromTicks(Math.Max(MinMargin.Ticks, (long)(window.Ticks * WindowMargin)));
 
@@ -470,7 +467,7 @@ namespace Abstrakt.Api
 
             // The window has moved since the last answer: what came back is unknown. Other runners' requests are not in
             // our own log, so with them only the probe's answer tells.
-            var freeAt = Shared is not null ? DateTimeOffset.MaxValue : FreeInOwnLog(now, _guess == Guess.Confirmed ? _guessed : LearntWindow);
+            var freeAt = Shared is not null ? DateTimeOffset.MaxValue : FreeInOwnLog(now, _guess == Guess.Confirmed ? _guessed : _learntWindow);
             // A guess still out is a probe too: it took what freed before the reset (found by a user's try: the probe
             // after it, with creates waiting seconds for their result, was refused).
             if (freeAt <= now || (_probe == 0 && _guess != Guess.Probing))
@@ -541,7 +538,7 @@ namespace Abstrakt.Api
 
             // Only into a window known full: the server's last word was none left, and nothing sent since is unanswered.
             // Let into a window that had room, a request proves nothing.
-            if (_guess != Guess.Untried || now < _noGuessUntil || _remaining > 0 || Budget() < 0 || LearntWindow is not TimeSpan learnt)
+            if (_guess != Guess.Untried || now < _noGuessUntil || _remaining > 0 || Budget() < 0 || _learntWindow is not TimeSpan learnt)
             {
                 return DateTimeOffset.MaxValue;
             }
@@ -587,7 +584,7 @@ namespace Abstrakt.Api
 
             if (refused)
             {
-                var learnt = LearntWindow ?? _guessed;
+                var learnt = _learntWindow ?? _guessed;
                 var pause = TimeSpan.FromTicks(learnt.Ticks * (8L << Math.Min(_guessesRefused++, 16)));
                 _noGuessUntil = _time.GetUtcNow() + (pause > MaxWait ? MaxWait : pause);
             }
