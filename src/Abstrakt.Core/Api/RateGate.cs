@@ -346,6 +346,18 @@ namespace Abstrakt.Api
             }
 
             var now = _time.GetUtcNow();
+            // For the request that opened a window (the first ever, a probe after a reset), reset less send time is the
+            // window at least; for any other it may be far less (a sliding window frees the oldest slot, counted long
+            // before). So the learnt window is the longest seen, and never forgets it: one learnt from the last few
+            // answers only, under creates that wait seconds for their result, shrank to 3 s of a 5 s sliding window
+            // and the own log released a burst into it (found by a user's try). An absurd reset says nothing about it;
+            // one already past does (a window shorter than a job: a 1 s window and creates that wait 1.2 s).
+            var sinceSent = announced - ticket.SentAt;
+            if (sinceSent > TimeSpan.Zero && announced <= now + MaxWait && (_learntWindow is null || sinceSent > _learntWindow))
+            {
+                _learntWindow = sinceSent;
+            }
+
             if (announced <= now && announced > ticket.SentAt)
             {
                 // The window moved while this request was out (a create that waited seconds for its result): its count
@@ -386,17 +398,6 @@ namespace Abstrakt.Api
             if (reset == announced && reset - TimeSpan.FromSeconds(1) - now > _longerThan)
             {
                 _longerThan = reset - TimeSpan.FromSeconds(1) - now;
-            }
-
-            // For the request that opened a window (the first ever, a probe after a reset), reset less send time is the
-            // window at least; for any other it may be far less (a sliding window frees the oldest slot, counted long
-            // before). So the learnt window is the longest seen, and never forgets it: one learnt from the last few
-            // answers only, under creates that wait seconds for their result, shrank to 3 s of a 5 s sliding window
-            // and the own log released a burst into it (found by a user's try). A clamped reset says nothing about it.
-            var sinceSent = reset - ticket.SentAt;
-            if (reset == announced && (_learntWindow is null || sinceSent > _learntWindow))
-            {
-                _learntWindow = sinceSent;
             }
 
             return movedOn;
