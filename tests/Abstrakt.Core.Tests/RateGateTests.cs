@@ -63,6 +63,21 @@ public sealed class RateGateTests
     }
 
     [Fact]
+    public void WaitTurn_AfterTheReset_TheFirstRequestTheOwnLogFrees_IsTheProbe()
+    {
+        // 2 per 5 s: the opener at 0 and another at 1 s fill the window.
+        var gate = AfterProbe(2, 1, TimeSpan.FromSeconds(5));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        gate.Observe(Turn(gate)!.Value, Answer(2, 0, TimeSpan.FromSeconds(4)));
+        _time.Advance(TimeSpan.FromSeconds(4.2)); // past the reset, and past the opener's slot by the own log
+
+        Assert.NotNull(Turn(gate)); // the opener's slot
+        Assert.Null(Turn(gate)); // no probe besides: that request took the slot the reset announced
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.NotNull(Turn(gate)); // the second slot, by the own log
+    }
+
+    [Fact]
     public void WaitTurn_SpendsTheRemainingBudgetThenProbesAtTheReset()
     {
         var gate = new RateGate(_time);
@@ -287,8 +302,9 @@ public sealed class RateGateTests
     [Fact]
     public void Observe_AnAnswerWhoseWindowMovedWhileItWasOut_IsAMovedWindowNotItsStaleCount()
     {
-        // A create that waited 3 s for its result, answered with the count of a window that reset 1 s ago: what is
-        // left is what the own log proves (both requests out of the learnt 2 s window: two free), then one probe.
+        // A create that waited 3 s for its result, answered with the count of a window that reset 1 s ago (1 left of
+        // 3): what is left is what the own log proves, the opener's slot and the one the window left unused. No probe
+        // besides: the reset announced the opener's slot, and the slow one may have been counted just before it.
         var gate = AfterProbe(3, 2, TimeSpan.FromSeconds(2));
         var slow = Turn(gate)!.Value;
         var reset = _time.GetUtcNow() + TimeSpan.FromSeconds(2);
@@ -296,7 +312,7 @@ public sealed class RateGateTests
 
         gate.Observe(slow, new RateHeaders(3, 1, reset));
 
-        Assert.Equal(3, Turns(gate, 10));
+        Assert.Equal(2, Turns(gate, 10));
     }
 
     [Fact]

@@ -100,7 +100,6 @@ namespace Abstrakt.Api
         private int _remaining;
         private DateTimeOffset _resetAt;
         private DateTimeOffset _announced;
-        private long _probe;
         /// <summary>The window is longer than this: every answer's Reset, less the second it may be rounded up by, came after it counted.</summary>
         private TimeSpan _longerThan;
         private Guess _guess;
@@ -285,11 +284,6 @@ namespace Abstrakt.Api
                     CountedBy(_time.GetUtcNow());
                 }
 
-                if (_probe == ticket.Sequence)
-                {
-                    _probe = 0;
-                }
-
                 var movedOn = headers is RateHeaders h && Learn(ticket, h);
                 Judge(ticket, headers, movedOn);
                 _firstOver.TrySetResult(true);
@@ -369,6 +363,11 @@ namespace Abstrakt.Api
                     _announced = announced;
                     _resetAt = announced;
                     _remaining = 0;
+                }
+                else if (announced >= _announced - SameReset && remaining < _remaining)
+                {
+                    // The window that just reset, answered late: its count still says how much of it was used.
+                    _remaining = Math.Max(0, remaining);
                 }
 
                 return true;
@@ -469,12 +468,12 @@ namespace Abstrakt.Api
             // The window has moved since the last answer: what came back is unknown. Other runners' requests are not in
             // our own log, so with them only the probe's answer tells.
             var freeAt = Shared is not null ? DateTimeOffset.MaxValue : FreeInOwnLog(now, _guess == Guess.Confirmed ? _guessed : _learntWindow);
-            // A guess still out is a probe too: it took what freed before the reset (found by a user's try: the probe
-            // after it, with creates waiting seconds for their result, was refused).
-            if (freeAt <= now || (_probe == 0 && _guess != Guess.Probing))
+            // Free by our own log, or the probe: one request on the reset's word that the window moved, besides what
+            // the last answer left. Any request still out past that has taken the probe's place: a guess sent before
+            // the reset (users' tries: a probe after it, with creates waiting seconds for their result, was refused),
+            // or the slot the own log freed first (at the default ThrottleLimit, a probe after it was refused).
+            if (freeAt <= now || Budget() >= 0)
             {
-                // Free by our own log, or the probe whose answer will tell.
-                _probe = freeAt <= now ? _probe : _sent + 1;
                 return TimeSpan.Zero;
             }
 
