@@ -256,12 +256,13 @@ public sealed class RateGateTests
     }
 
     [Fact]
-    public void ScarceWith_MoreItemsQueuedThanTheWindowHasLeft_IsScarceFromTheFirstRequest()
+    public void ScarceWith_TooFewLeftToCreateAndPollWhatIsQueued_IsScarceFromTheFirstRequest()
     {
+        // 19 left: enough for 9 queued to be created and polled (18 requests), not for 10 (20).
         var gate = AfterProbe(20, 19, TimeSpan.FromSeconds(5));
 
-        Assert.False(gate.ScarceWith(18));
-        Assert.True(gate.ScarceWith(20));
+        Assert.False(gate.ScarceWith(9));
+        Assert.True(gate.ScarceWith(10));
     }
 
     [Fact]

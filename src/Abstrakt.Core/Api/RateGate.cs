@@ -170,11 +170,13 @@ namespace Abstrakt.Api
 
         /// <summary>
         /// True while the window's requests are what limits the batch: a request had to wait for the window (or a 429's
-        /// pause) within the last window, or more requests want one now (waiting here, or <paramref name="queued"/>
-        /// behind them) than the window has left. A request that can do the work of two (a create that waits for its
-        /// result instead of being polled) is then worth choosing. Before any answer, true for the first request only:
-        /// the limit is unknown, and a request that proves not to fit the window costs a whole window, where waiting
-        /// for the first answer costs one job's time.
+        /// pause) within the last window, or the window has not enough left for the requests that want one now (waiting
+        /// here, or <paramref name="queued"/> behind them) to be created and polled, two each at least. A request that
+        /// can do the work of two (a create that waits for its result instead of being polled) is then worth choosing.
+        /// Counting one each, 60 items under a limit of 20 at the default ThrottleLimit let an early create be polled,
+        /// and the 61st request took a fourth window (a user's try). Before any answer, true for the first request
+        /// only: the limit is unknown, and a request that proves not to fit the window costs a whole window, where
+        /// waiting for the first answer costs one job's time.
         /// </summary>
         /// <param name="queued">Requests not at the gate yet that will soon want one: a batch's items still to start.</param>
         /// <returns>Whether requests are scarce.</returns>
@@ -189,7 +191,7 @@ namespace Abstrakt.Api
 
                 var now = _time.GetUtcNow();
                 var recently = _learntWindow ?? TimeSpan.FromMinutes(1);
-                return now - _lastShortAt < recently + Margin(recently) || Budget() < Volatile.Read(ref _waiting) + (long)queued;
+                return now - _lastShortAt < recently + Margin(recently) || Budget() < 2 * (Volatile.Read(ref _waiting) + (long)queued);
             }
         }
 
