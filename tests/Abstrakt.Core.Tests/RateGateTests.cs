@@ -409,6 +409,28 @@ public sealed class RateGateTests
     }
 
     [Fact]
+    public void Observe_RequestsOverWithNoAnswer_KeepTheirSlotsSpent()
+    {
+        // 9 left, and 9 sent: a stop aborts them before any answers. The server had counted them.
+        var gate = AfterProbe(10, 9, TimeSpan.FromSeconds(5));
+        var aborted = Enumerable.Range(0, 9).Select(_ => Turn(gate)!.Value).ToList();
+
+        aborted.ForEach(ticket => gate.Observe(ticket, null));
+
+        AssertHeldFor(gate, TimeSpan.FromSeconds(5)); // until the reset, then the probe
+    }
+
+    [Fact]
+    public void WaitTurn_AWindowFullOfAnotherClientsRequests_IsNotFreedByTheOwnLogAtTheReset()
+    {
+        // The first answer: none left of 20, though this client sent one. The other 19 are someone else's.
+        var gate = AfterProbe(20, 0, TimeSpan.FromSeconds(5));
+        _time.Advance(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(1, Turns(gate, 20)); // the probe, and nothing the own log cannot prove
+    }
+
+    [Fact]
     public void Observe_CalledAgainAsTheRequestEnds_CountsItOnceInTheOwnLog()
     {
         // At the reset, two of a limit of 3 sent within the learnt window: the own log frees one, then the probe goes.
