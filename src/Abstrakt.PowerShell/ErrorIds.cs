@@ -15,6 +15,7 @@ namespace Abstrakt.PowerShell
         public const string EmptyPrompt = "AbstraktEmptyPrompt";
         public const string NullInput = "AbstraktNullInput";
         public const string InvalidEndpoint = "AbstraktInvalidEndpoint";
+        public const string NotConnected = "AbstraktNotConnected";
         public const string InputFileNotFound = "AbstraktInputFileNotFound";
         public const string InvalidOutputDirectory = "AbstraktInvalidOutputDirectory";
         public const string JournalExists = "AbstraktJournalExists";

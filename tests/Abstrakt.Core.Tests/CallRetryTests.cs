@@ -44,6 +44,21 @@ public sealed class CallRetryTests
     }
 
     [Fact]
+    public async Task GetJobAsync_AReadWhoseAnswerWasLost_IsAskedAgain()
+    {
+        // A lost GET hides no job (Connect-Abstrakt's key check failed on one cut connection before).
+        var handler = new FakeHandler(() => throw new HttpRequestException("cut", new IOException("reset by peer")), () => Job("job_1", "processing"));
+        using var client = ClientFor(handler);
+        var notes = new List<string>();
+
+        var job = await CallRetry.RunAsync(t => client.GetJobAsync("job_1", t), TimeProvider.System, notes.Add, CancellationToken.None);
+
+        Assert.Equal("job_1", job.JobId);
+        Assert.Equal(2, handler.Requests.Count);
+        Assert.Contains("TRANSPORT", Assert.Single(notes), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunAsync_AnInputTheServiceRefuses_IsNotRetried()
     {
         var handler = new FakeHandler(Answer(HttpStatusCode.BadRequest, """{"error":{"code":"INVALID_INPUT","message":"prompt is required"}}"""));

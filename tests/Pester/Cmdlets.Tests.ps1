@@ -297,6 +297,34 @@ Describe 'Connect-Abstrakt' {
         finally { $script:sandbox = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited }
     }
 
+    It 'retries a connection cut during the key check, as any call is retried' {
+        # Seed 3 cuts the check's first answer and not its second (the sandbox's faults are seeded).
+        $flaky = Start-AbstraktSandbox -LatencyScale 0 -CutConnectionRate 0.5 -Seed 3
+        try {
+            $said = Connect-Abstrakt -Endpoint $flaky.Uri -ApiKey $flaky.ApiKey -Verbose 4>&1
+            @($said | Where-Object { "$_" -like 'Key check: retry 1 of 3 *TRANSPORT*' }).Count | Should -Be 1
+            (Get-AbstraktConnection).Endpoint | Should -Be $flaky.Uri
+            (Get-SandboxStats $flaky).requests_total | Should -Be 2
+        }
+        finally { $script:sandbox = Start-AbstraktSandbox -LatencyScale 0 -Tier Unlimited }
+    }
+
+    It 'leaves the session unconnected when the check fails: the next batch says so, and runs nowhere else' {
+        $wrong = ConvertTo-SecureString 'sk_test_not_the_key_0000' -AsPlainText -Force
+        $connect = { Connect-Abstrakt -Endpoint $sandbox.Uri -ApiKey $wrong } | Should -Throw -PassThru
+        $connect.FullyQualifiedErrorId | Should -BeLike 'AbstraktUnauthorized,*'
+        $before = (Get-SandboxStats $sandbox).jobs_created
+
+        $batch = { 'after a failed connect' | Start-AbstraktBatch } | Should -Throw -PassThru
+
+        $batch.FullyQualifiedErrorId | Should -BeLike 'AbstraktNotConnected,*'
+        "$batch" | Should -BeLike "*$($sandbox.Uri)*failed*"
+        $batch.ErrorDetails.RecommendedAction | Should -BeLike '*Connect-Abstrakt again*'
+        (Get-SandboxStats $sandbox).jobs_created | Should -Be $before
+        Disconnect-Abstrakt
+        ('after disconnecting' | Start-AbstraktBatch -WarningAction SilentlyContinue).Status | Should -Be 'Completed'
+    }
+
     It 'refuses a plain http endpoint that is not loopback' {
         $key = ConvertTo-SecureString 'sk_test_x' -AsPlainText -Force
         $err = { Connect-Abstrakt -Endpoint 'http://example.org' -ApiKey $key } | Should -Throw -PassThru

@@ -354,7 +354,7 @@ namespace Abstrakt.Api
             }
             catch (Exception ex) when (IsTransport(ex, cancellationToken))
             {
-                throw TransportFault(ex, request, timedOut: !cancellationToken.IsCancellationRequested);
+                throw TransportFault(ex, request, timedOut: !cancellationToken.IsCancellationRequested, mayHaveCreated: false);
             }
         }
 
@@ -442,7 +442,7 @@ namespace Abstrakt.Api
                 }
                 catch (Exception ex) when (request.SendingFailed is null && IsTransport(ex, cancellationToken))
                 {
-                    throw TransportFault(ex, request.Name, timedOut: !cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested);
+                    throw TransportFault(ex, request.Name, timedOut: !cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested, mayHaveCreated: method == HttpMethod.Post);
                 }
 
                 using (response)
@@ -598,7 +598,9 @@ namespace Abstrakt.Api
         private static bool IsTransport(Exception ex, CancellationToken callerToken) =>
             !callerToken.IsCancellationRequested && ex is HttpRequestException or IOException or OperationCanceledException or ObjectDisposedException;
 
-        private AbstraktApiException TransportFault(Exception ex, string requestName, bool timedOut) =>
+        /// <summary>A request lost on the network; <paramref name="mayHaveCreated"/> when a lost answer may hide a job (a POST: never
+        /// a GET or a DELETE, which are asked again as they are).</summary>
+        private AbstraktApiException TransportFault(Exception ex, string requestName, bool timedOut, bool mayHaveCreated) =>
             new AbstraktApiException(
                 ErrorCodes.Transport,
                 timedOut && ex is OperationCanceledException
@@ -606,7 +608,7 @@ namespace Abstrakt.Api
                     : "The connection to the service failed: " + Innermost(ex).Message,
                 null,
                 requestName,
-                ex) { OutcomeUnknown = !BeforeSending(ex) };
+                ex) { OutcomeUnknown = mayHaveCreated && !BeforeSending(ex) };
 
         /// <summary>A connection refused or a host not found: nothing was sent, so nothing can have been created.</summary>
         private static bool BeforeSending(Exception ex) =>

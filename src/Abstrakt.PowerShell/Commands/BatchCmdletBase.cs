@@ -312,7 +312,7 @@ namespace Abstrakt.PowerShell.Commands
                 var awaiting = s.CreatesAwaitingResult == 0 ? string.Empty
                     : $"{s.CreatesAwaitingResult} {(s.CreatesAwaitingResult == 1 ? "create was" : "creates were")} waiting for the result (sent so while the rate limit was the bottleneck): any not answered at once has an unknown outcome, reported by -Resume and sent again only with -ResubmitUnknown. ";
                 ui.WriteWarningLine(
-                    $"Stopped: {s.Done} done, {s.Failed} failed; {s.InFlight - s.CreatesAwaitingResult} in flight were cancelled on the service (not charged), the rest not sent. "
+                    $"Stopped: {s.Done} done, {s.Failed} failed; {s.InFlight - s.CreatesAwaitingResult} in flight: their jobs, where the service had started one, are being cancelled (a cancelled job is not charged; one that finishes first is), the rest not sent. "
                     + awaiting
                     + (_run.StoreDescription is null ? "Add -JournalPath next time to make a batch resumable."
                         : _run.Shared ? $"Its items go back to the other runners of the batch ({_run.StoreDescription}), or to the next one that joins."

@@ -102,7 +102,20 @@ namespace Abstrakt.PowerShell.Commands
         {
             try
             {
-                ConnectionCheck.RunAsync(connection.Client, _stop.Token).Wait(_stop.Token);
+                // Retried as any call is (a cut connection, a 5xx): one passing fault must not fail the connect.
+                var retries = new System.Collections.Concurrent.ConcurrentQueue<string>();
+                var check = CallRetry.RunAsync(token => ConnectionCheck.RunAsync(connection.Client, token), connection.Client.Options.Time, retries.Enqueue, _stop.Token);
+                try
+                {
+                    check.Wait(_stop.Token);
+                }
+                finally
+                {
+                    while (retries.TryDequeue(out var retry))
+                    {
+                        WriteVerbose("Key check: " + retry);
+                    }
+                }
             }
             catch (Exception ex) when (ex is OperationCanceledException or AggregateException)
             {
@@ -114,6 +127,7 @@ namespace Abstrakt.PowerShell.Commands
                 }
 
                 connection.Dispose();
+                AbstraktSession.ConnectFailed(Endpoint);
                 if (ex is AggregateException { InnerException: AbstraktApiException api })
                 {
                     ThrowTerminatingError(new ErrorRecord(api, "Abstrakt" + ApiErrors.IdFor(api.Code), ApiErrors.CategoryFor(api), Endpoint)

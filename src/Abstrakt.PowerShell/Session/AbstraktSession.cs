@@ -45,6 +45,9 @@ namespace Abstrakt.PowerShell.Session
         {
             public AbstraktConnection? Connection;
             public SandboxServer? Sandbox;
+
+            /// <summary>The endpoint of a Connect-Abstrakt that failed since the last connection was set: no fallback then.</summary>
+            public Uri? FailedConnect;
         }
 
         private static State Current
@@ -93,6 +96,19 @@ namespace Abstrakt.PowerShell.Session
             var state = Current;
             state.Connection?.Dispose();
             state.Connection = connection;
+            state.FailedConnect = null;
+        }
+
+        /// <summary>
+        /// A Connect-Abstrakt failed: the session is not connected, and the next command must not quietly use another
+        /// endpoint (the built-in sandbox, or ABSTRAKT_API_KEY's service) in its place, as a script goes on past the
+        /// failed connect (a user's try ran 84 items on the built-in sandbox so).
+        /// </summary>
+        /// <param name="endpoint">The endpoint the connect was for.</param>
+        public static void ConnectFailed(Uri endpoint)
+        {
+            SetConnection(null);
+            Current.FailedConnect = endpoint;
         }
 
         /// <summary>Builds a client for an endpoint: it learns the rate limit from the answers, seeded by the plan when given.</summary>
@@ -116,6 +132,21 @@ namespace Abstrakt.PowerShell.Session
             if (state.Connection is not null)
             {
                 return state.Connection;
+            }
+
+            if (state.FailedConnect is { } failed)
+            {
+                cmdlet.ThrowTerminatingError(new ErrorRecord(
+                    new InvalidOperationException($"Not connected: the last Connect-Abstrakt, to {failed}, failed."),
+                    ErrorIds.NotConnected,
+                    ErrorCategory.ConnectionError,
+                    failed)
+                {
+                    ErrorDetails = new ErrorDetails($"Not connected: the last Connect-Abstrakt, to {failed}, failed.")
+                    {
+                        RecommendedAction = "Run Connect-Abstrakt again, or Disconnect-Abstrakt to use the built-in sandbox (or $env:" + KeyVariable + ").",
+                    },
+                });
             }
 
             var key = Environment.GetEnvironmentVariable(KeyVariable);

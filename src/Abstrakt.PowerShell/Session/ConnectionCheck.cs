@@ -8,12 +8,15 @@ namespace Abstrakt.PowerShell.Session
     /// headers tell the client the plan's request limit.</summary>
     internal static class ConnectionCheck
     {
-        public static async Task RunAsync(AbstraktClient client, CancellationToken cancellationToken)
+        /// <returns>Whether the catalogue had a model.</returns>
+        public static async Task<bool> RunAsync(AbstraktClient client, CancellationToken cancellationToken)
         {
             await foreach (var _ in client.ListModelsAsync(null, null, cancellationToken).ConfigureAwait(false))
             {
-                return;
+                return true;
             }
+
+            return false;
         }
     }
 }
