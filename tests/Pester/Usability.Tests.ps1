@@ -431,7 +431,7 @@ $ps.Stop()
         $printed = & $pwsh -NoProfile -NonInteractive -File $script (Join-Path $PSScriptRoot '../../Abstrakt.psd1') $journal 2>&1 | Out-String
         $note = @($printed -split "`r?`n" | Where-Object { $_ -match 'Stopped:' })
         $note | Should -HaveCount 1
-        $note[0] | Should -Match '\d+ done, \d+ failed; \d+ in flight were cancelled'
+        $note[0] | Should -Match '\d+ done, \d+ failed; \d+ in flight: their jobs, where the service had started one, are being cancelled'
         $note[0] | Should -Match ([regex]::Escape("-Resume (journal $journal)"))
     }
 }
