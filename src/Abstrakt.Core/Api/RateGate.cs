@@ -92,7 +92,7 @@ namespace Abstrakt.Api
         private long _sent;
         private int _seedLeft;
         private int? _limit;
-        /// <summary>The longest Reset less send time answered: never shorter than the window (see <see cref="Learn"/>).</summary>
+        /// <summary>The longest Reset less send time answered: the window or more once a request opened one (see <see cref="Learn"/>).</summary>
         private TimeSpan? _learntWindow;
         /// <summary>
         /// Whether the own log holds every request the window counts: not before an answer showed a request alone in
