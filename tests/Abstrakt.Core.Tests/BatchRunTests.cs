@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Abstrakt.Api;
 using Abstrakt.Engine;
 using Abstrakt.Sandbox;
@@ -386,6 +387,29 @@ public sealed class BatchRunTests : IDisposable
                 }
             }
         }
+    }
+
+    [Fact]
+    public async Task Resume_EveryItemJournaled_EndsWithoutWaitingForAFirstAnswer()
+    {
+        // Workers wait for the first answer to learn the plan, or 2 s each; a resume the journal wholly replays sends
+        // nothing, so none comes (it took 18 s at ThrottleLimit 10 in a user's try). On a clock that never moves it
+        // must still end.
+        using var sandbox = SandboxServer.Start(new SandboxOptions { LatencyScale = 0, Tier = SandboxTier.Unlimited });
+        var journal = Path.Combine(_dir, "all-done.jsonl");
+        using (var first = ClientFor(sandbox))
+        {
+            await Collect(first, new BatchOptions { ThrottleLimit = 4, JournalPath = journal }, Prompts(5));
+        }
+
+        var requests = sandbox.Stats.RequestsTotal;
+        using var fresh = ClientFor(sandbox);
+        var options = new BatchOptions { ThrottleLimit = 10, JournalPath = journal, Resume = true, ConcurrencyForLimit = _ => 2, Time = new FakeTimeProvider() };
+
+        var resumed = await Collect(fresh, options, Prompts(5)).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(5, resumed.OfType<ItemCompleted>().Count(c => c.FromJournal));
+        Assert.Equal(requests, sandbox.Stats.RequestsTotal);
     }
 
     [Fact]

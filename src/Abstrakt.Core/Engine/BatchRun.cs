@@ -191,9 +191,11 @@ namespace Abstrakt.Engine
                 if (index > 0 && LearnsPlan && _client.RateLimit is null)
                 {
                     // The plan is learnt from the first answer: until then one item runs (or another each time the
-                    // gate would let one more through without an answer).
+                    // gate would let one more through without an answer). An input that ends first needs no answer (a
+                    // resume whose items the journal all replays sent nothing, and waited 2 s per worker for one).
                     using var patience = CancellationTokenSource.CreateLinkedTokenSource(token);
-                    await Task.WhenAny(_client.Gate.FirstRequestOver, _options.Time.Delay(TimeSpan.FromTicks(RateGate.FirstAnswerPatience.Ticks * index), patience.Token)).ConfigureAwait(false);
+                    var inputDone = _store.Shared ? Task.Delay(Timeout.Infinite, patience.Token) : _input.Reader.Completion;
+                    await Task.WhenAny(_client.Gate.FirstRequestOver, inputDone, _options.Time.Delay(TimeSpan.FromTicks(RateGate.FirstAnswerPatience.Ticks * index), patience.Token)).ConfigureAwait(false);
                     patience.Cancel();
                 }
 

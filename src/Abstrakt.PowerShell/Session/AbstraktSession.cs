@@ -142,7 +142,7 @@ namespace Abstrakt.PowerShell.Session
                     ErrorCategory.ConnectionError,
                     failed)
                 {
-                    ErrorDetails = new ErrorDetails($"Not connected: the last Connect-Abstrakt, to {failed}, failed.")
+                    ErrorDetails = new ErrorDetails($"Not connected: the last Connect-Abstrakt, to {failed}, failed. Connect again, or run Disconnect-Abstrakt to use the built-in sandbox.")
                     {
                         RecommendedAction = "Run Connect-Abstrakt again, or Disconnect-Abstrakt to use the built-in sandbox (or $env:" + KeyVariable + ").",
                     },
