@@ -193,9 +193,15 @@ namespace Abstrakt.Engine
                     // The plan is learnt from the first answer: until then one item runs (or another each time the
                     // gate would let one more through without an answer). An input that ends first needs no answer (a
                     // resume whose items the journal all replays sent nothing, and waited 2 s per worker for one).
+                    // (A shared batch's work is in its store, not in this input.)
                     using var patience = CancellationTokenSource.CreateLinkedTokenSource(token);
-                    var inputDone = _store.Shared ? Task.Delay(Timeout.Infinite, patience.Token) : _input.Reader.Completion;
-                    await Task.WhenAny(_client.Gate.FirstRequestOver, inputDone, _options.Time.Delay(TimeSpan.FromTicks(RateGate.FirstAnswerPatience.Ticks * index), patience.Token)).ConfigureAwait(false);
+                    var wakes = new List<Task> { _client.Gate.FirstRequestOver, _options.Time.Delay(TimeSpan.FromTicks(RateGate.FirstAnswerPatience.Ticks * index), patience.Token) };
+                    if (!_store.Shared)
+                    {
+                        wakes.Add(_input.Reader.Completion);
+                    }
+
+                    await Task.WhenAny(wakes).ConfigureAwait(false);
                     patience.Cancel();
                 }
 

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Concurrent;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
@@ -30,22 +29,11 @@ namespace Abstrakt.PowerShell.Commands
         internal bool TryCall<T>(Func<CancellationToken, Task<T>> call, object? target, out T result, string? model = null)
         {
             result = default!;
-            // Each retry line names what it is for (a job id, a model), as several may be piped in.
-            var about = target as string ?? model;
-            var retries = new ConcurrentQueue<string>();
             try
             {
-                // Retried as a batch retries an item (a create whose answer was lost excepted); each retry said in -Verbose.
-                var time = Client.Options.Time;
-                var task = CallRetry.RunAsync(call, time, retries.Enqueue, _stop.Token);
-                while (!task.Wait(250, _stop.Token))
-                {
-                    SayRetries(retries, about);
-                    Waiting();
-                }
-
-                SayRetries(retries, about);
-                result = task.Result;
+                // Retried as a batch retries an item (a create whose answer was lost excepted); each retry said in
+                // -Verbose, naming what it is for (a job id, a model), as several may be piped in.
+                result = RetriedCall.Run(this, call, Client.Options.Time, target as string ?? model, _stop.Token, Waiting);
                 return true;
             }
             catch (OperationCanceledException)
@@ -54,7 +42,6 @@ namespace Abstrakt.PowerShell.Commands
             }
             catch (AggregateException ex) when (ex.InnerException is AbstraktApiException api)
             {
-                SayRetries(retries, about);
                 var record = ApiErrors.CallRecord(api, target, model);
                 if (FailureClassifier.Classify(api) == ErrorKind.BatchFatal)
                 {
@@ -63,14 +50,6 @@ namespace Abstrakt.PowerShell.Commands
 
                 WriteError(record);
                 return false;
-            }
-        }
-
-        private void SayRetries(ConcurrentQueue<string> retries, string? about)
-        {
-            while (retries.TryDequeue(out var retry))
-            {
-                WriteVerbose(about is null ? retry : $"{about}: {retry}");
             }
         }
 

@@ -103,19 +103,7 @@ namespace Abstrakt.PowerShell.Commands
             try
             {
                 // Retried as any call is (a cut connection, a 5xx): one passing fault must not fail the connect.
-                var retries = new System.Collections.Concurrent.ConcurrentQueue<string>();
-                var check = CallRetry.RunAsync(token => ConnectionCheck.RunAsync(connection.Client, token), connection.Client.Options.Time, retries.Enqueue, _stop.Token);
-                try
-                {
-                    check.Wait(_stop.Token);
-                }
-                finally
-                {
-                    while (retries.TryDequeue(out var retry))
-                    {
-                        WriteVerbose("Key check: " + retry);
-                    }
-                }
+                RetriedCall.Run(this, token => ConnectionCheck.RunAsync(connection.Client, token), connection.Client.Options.Time, "Key check", _stop.Token);
             }
             catch (Exception ex) when (ex is OperationCanceledException or AggregateException)
             {

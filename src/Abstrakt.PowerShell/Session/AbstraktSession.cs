@@ -136,13 +136,10 @@ namespace Abstrakt.PowerShell.Session
 
             if (state.FailedConnect is { } failed)
             {
-                cmdlet.ThrowTerminatingError(new ErrorRecord(
-                    new InvalidOperationException($"Not connected: the last Connect-Abstrakt, to {failed}, failed."),
-                    ErrorIds.NotConnected,
-                    ErrorCategory.ConnectionError,
-                    failed)
+                var notConnected = $"Not connected: the last Connect-Abstrakt, to {failed}, failed.";
+                cmdlet.ThrowTerminatingError(new ErrorRecord(new InvalidOperationException(notConnected), ErrorIds.NotConnected, ErrorCategory.ConnectionError, failed)
                 {
-                    ErrorDetails = new ErrorDetails($"Not connected: the last Connect-Abstrakt, to {failed}, failed. Connect again, or run Disconnect-Abstrakt to use the built-in sandbox.")
+                    ErrorDetails = new ErrorDetails(notConnected + " Connect again, or run Disconnect-Abstrakt to use the built-in sandbox.")
                     {
                         RecommendedAction = "Run Connect-Abstrakt again, or Disconnect-Abstrakt to use the built-in sandbox (or $env:" + KeyVariable + ").",
                     },
