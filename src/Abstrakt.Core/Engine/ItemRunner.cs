@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Concurrent;
+using System.IO;
 using System.Linq;
+using System.Net.Http;
 using System.Threading;
 using System.Threading.Tasks;
 using Abstrakt.Api;
@@ -181,6 +183,12 @@ namespace Abstrakt.Engine
             catch (AbstraktApiException ex)
             {
                 return await FailOrEndAsync(item, state, ex).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (token.IsCancellationRequested && ex is HttpRequestException or IOException)
+            {
+                // The network failed as the stop came (the client wraps such a failure only while not stopping): stopped,
+                // not a local fault (a download cut as a stop came was reported as a file that could not be written).
+                return ItemOutcome.Nothing;
             }
             catch (Exception ex)
             {
